@@ -1,0 +1,69 @@
+//! The crate's error type: every public function that takes user parameters
+//! returns [`Result`], and the message names the offending value.
+
+use std::fmt::Display;
+
+/// Everything that can go wrong in the workbook's library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A parameter is out of its domain (`sigma_min = -1`, `dt = 0`, ...).
+    #[error("invalid argument `{name}` = {value}: {reason}")]
+    InvalidArgument {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// Arrays whose shapes do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A computation produced a non-finite value or failed to converge.
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+    /// An error raised by candle (device, shapes of tensors, checkpoints).
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// Reading or writing a file.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// `Err(InvalidArgument)` naming `name = value`.
+pub fn invalid<T>(name: &'static str, value: impl Display, reason: impl Into<String>) -> Result<T> {
+    Err(Error::InvalidArgument {
+        name,
+        value: value.to_string(),
+        reason: reason.into(),
+    })
+}
+
+/// `value` if it is finite and strictly positive, else an error naming it.
+pub fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        invalid(name, value, "must be finite and > 0")
+    }
+}
+
+/// `value` if it is finite, else an error naming it.
+pub fn finite(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        invalid(name, value, "must be finite")
+    }
+}
+
+/// Checks that every entry of a computed array is finite; `what` says which quantity failed.
+pub fn all_finite<'a>(what: impl Display, values: impl IntoIterator<Item = &'a f64>) -> Result<()> {
+    if values.into_iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Numerical(format!(
+            "{what} produced a non-finite value"
+        )))
+    }
+}

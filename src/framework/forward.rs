@@ -1,0 +1,112 @@
+//! Forward SDEs with an affine perturbation kernel (seed 001 §3.2–§3.3, seed 004's table):
+//! `dx = f(t) x dt + g(t) dW`, so that `x_t | x_0 ~ N(α(t) x_0, σ(t)² I)`.
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use crate::error::{invalid, positive};
+use crate::rng::{self, Rng};
+use crate::sde_basics::{Diffusion, Sde};
+use crate::Result;
+
+/// A forward SDE whose perturbation kernel is `N(α(t) x_0, σ(t)² I)` and whose prior is
+/// (approximately) `p_T`.
+pub trait ForwardSde: Sde {
+    /// The end time `T`.
+    fn t_max(&self) -> f64 {
+        1.0
+    }
+
+    /// `(α(t), σ(t))`: mean factor and standard deviation of the kernel `p_{0t}(x_t | x_0)`.
+    fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)>;
+
+    /// The prior's standard deviation (`N(0, σ_prior² I)` approximates `p_T`).
+    fn prior_std(&self) -> f64;
+
+    /// `n` samples of the `d`-dimensional prior.
+    fn prior_sample(&self, n: usize, d: usize, rng: &mut Rng) -> Array2<f64> {
+        rng::normals(rng, n, d) * self.prior_std()
+    }
+
+    /// `log N(x; 0, σ_prior² I)` per row.
+    fn prior_log_density(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        let s2 = self.prior_std().powi(2);
+        let d = x.ncols() as f64;
+        let norm = -0.5 * d * (2.0 * std::f64::consts::PI * s2).ln();
+        x.map_axis(Axis(1), |r| norm - 0.5 * r.dot(&r) / s2)
+    }
+}
+
+/// Variance-preserving SDE (seed 001 §3.3): `dx = −½β(t) x dt + √β(t) dW`, `β` linear on `[0, 1]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VpSde {
+    /// `β(0)`.
+    pub beta_min: f64,
+    /// `β(1)`.
+    pub beta_max: f64,
+}
+
+impl VpSde {
+    /// `β(t) = β_min + t (β_max − β_min)`; requires `0 < β_min ≤ β_max`.
+    pub fn new(beta_min: f64, beta_max: f64) -> Result<Self> {
+        positive("beta_min", beta_min)?;
+        positive("beta_max", beta_max)?;
+        if beta_max < beta_min {
+            return invalid(
+                "beta_max",
+                beta_max,
+                format!("must be ≥ beta_min = {beta_min}"),
+            );
+        }
+        Ok(Self { beta_min, beta_max })
+    }
+
+    /// `β(t)`.
+    pub fn beta(&self, t: f64) -> f64 {
+        self.beta_min + t * (self.beta_max - self.beta_min)
+    }
+
+    /// `∫₀ᵗ β(s) ds`.
+    pub fn integrated_beta(&self, t: f64) -> f64 {
+        self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t
+    }
+}
+
+impl Default for VpSde {
+    /// The usual `β_min = 0.1`, `β_max = 20` (Song et al. 2021; the bench's anchor).
+    fn default() -> Self {
+        Self {
+            beta_min: 0.1,
+            beta_max: 20.0,
+        }
+    }
+}
+
+fn check_time(t: f64) -> Result<f64> {
+    if t.is_finite() && (0.0..=1.0).contains(&t) {
+        Ok(t)
+    } else {
+        invalid("t", t, "must lie in [0, 1]")
+    }
+}
+
+impl Sde for VpSde {
+    fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+        Ok(&x * (-0.5 * self.beta(check_time(t)?)))
+    }
+
+    fn diffusion(&self, _x: ArrayView2<f64>, t: f64) -> Result<Diffusion> {
+        Ok(Diffusion::Scalar(self.beta(check_time(t)?).sqrt()))
+    }
+}
+
+impl ForwardSde for VpSde {
+    /// `α = exp(−½∫β)`, `σ² = 1 − exp(−∫β)`.
+    fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)> {
+        let b = self.integrated_beta(check_time(t)?);
+        Ok(((-0.5 * b).exp(), (-(-b).exp_m1()).sqrt()))
+    }
+
+    fn prior_std(&self) -> f64 {
+        1.0
+    }
+}

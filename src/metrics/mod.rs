@@ -1,0 +1,1 @@
+//! Sample-quality measures and moments (chapter 4 and the appendix).

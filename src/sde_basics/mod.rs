@@ -1,0 +1,14 @@
+//! Chapter 1 — SDE basics (seed 000 §一, seed 003, seed 001 §3.1.1).
+//!
+//! The vector SDE `dx = f dt + G dW` ([`Sde`]), the score ([`Score`]), and the reverse-time
+//! SDE and probability-flow ODE built from them ([`ReverseSde`], [`ProbabilityFlow`]);
+//! Wiener paths to drive them ([`wiener`]).
+
+mod reverse;
+mod score;
+mod sde;
+pub mod wiener;
+
+pub use reverse::{ProbabilityFlow, ReverseSde};
+pub use score::{Score, ScoreFn};
+pub use sde::{Diffusion, Sde};
