@@ -34,7 +34,7 @@ pub fn cholesky(name: &'static str, sigma: ArrayView2<f64>) -> Result<Array2<f64
         for k in 0..j {
             diag -= l[[j, k]] * l[[j, k]];
         }
-        if !(diag > 1e-14 * scale) || !diag.is_finite() {
+        if diag.is_nan() || diag <= 1e-14 * scale || diag.is_infinite() {
             return invalid(
                 name,
                 format!("{sigma}"),
