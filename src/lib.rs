@@ -13,6 +13,7 @@
 //! | [`data`] | all | toy distributions with analytic densities and scores |
 //! | [`metrics`] | 4, A | sample-quality measures |
 //! | [`plot`] | all | plotly figures shown inline and offline |
+//! | [`workbook`] | all | the reduced-size switch the test runner sets |
 //!
 //! Classical numerics are `f64` on `ndarray` (a batch is `n × d`, one particle per row);
 //! networks are `f32` in candle, converted in [`models::to_tensor`] / [`models::to_array`].
@@ -44,6 +45,7 @@ pub mod rng;
 pub mod sde_basics;
 pub mod smld;
 pub mod solvers;
+pub mod workbook;
 
 pub use error::{Error, Result};
 
@@ -54,6 +56,7 @@ pub mod prelude {
     pub use crate::plot;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
+    pub use crate::workbook;
     pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
     pub use crate::{Error, Result};
     pub use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
