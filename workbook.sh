@@ -87,7 +87,10 @@ venv_dir() {
 install_venv() {
     VENV="$(venv_dir)"
     local marker="$VENV/.workbook-installed"
-    if [[ -f "$marker" ]] && "$VENV/bin/python" -c 'import nbclient, nbconvert, jupyterlab' >/dev/null 2>&1; then
+    if [[ -f "$marker" ]] && "$VENV/bin/python" -c '
+import importlib.util as u, sys
+sys.exit(0 if all(u.find_spec(m) for m in ("nbclient", "nbconvert", "jupyterlab", "jupyter_server_mathjax")) else 1)
+' >/dev/null 2>&1; then
         return 0
     fi
     say "creating Python venv $VENV (once; ~1 min) ..."
@@ -128,8 +131,11 @@ PY
 install_assets() {
     # MathJax 2.7 for the HTML export, from the PyPI package jupyter-server-mathjax (in the venv).
     local src version dst="$CACHE/assets/mathjax"
-    src="$("$VENV/bin/python" -c 'import jupyter_server_mathjax, os; print(os.path.join(os.path.dirname(jupyter_server_mathjax.__file__), "static"))')"
-    version="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("jupyter-server-mathjax"))')"
+    { read -r version; read -r src; } < <("$VENV/bin/python" -c '
+import importlib.metadata as m, importlib.util as u, os
+print(m.version("jupyter-server-mathjax"))
+print(os.path.join(u.find_spec("jupyter_server_mathjax").submodule_search_locations[0], "static"))
+')
     [[ -f "$src/MathJax.js" ]] || die "MathJax.js not found in $src"
     if [[ -f "$dst/MathJax.js" && "$(cat "$dst/.source" 2>/dev/null)" == "jupyter-server-mathjax $version" ]]; then
         return 0
@@ -187,6 +193,9 @@ cmd_lab() {
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
+    if [[ "$(id -u)" == 0 ]]; then
+        args+=(--allow-root) # containers, CI machines
+    fi
     exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 
@@ -215,7 +224,7 @@ cmd_book() {
         # ../ for each folder level below target/book
         up="$(dirname "$rel" | awk -F/ '$0 == "." {print ""; next} {s=""; for (i = 1; i <= NF; i++) s = s "../"; print s}')"
         mkdir -p "$out_dir"
-        "$VENV/bin/jupyter" nbconvert --to html --log-level=WARN \
+        "$VENV/bin/jupyter" nbconvert --to html --log-level=WARN --template-file "$ROOT/tools/book.html.j2" \
             --HTMLExporter.mathjax_url="${up}mathjax/MathJax.js?config=$MATHJAX_CONFIG" \
             --output-dir "$out_dir" "$executed/$rel" || status=1
     done
@@ -239,7 +248,8 @@ cmd_test() {
     setup
     local failures=() summary
     summary="$(mktemp)"
-    trap 'rm -f "$summary"' EXIT
+    # shellcheck disable=SC2064  # expand now: $summary is local
+    trap "rm -f '$summary'" EXIT
 
     say "cargo test --all-targets"
     cargo test --all-targets || failures+=("cargo test --all-targets")

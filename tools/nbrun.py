@@ -24,11 +24,18 @@ import os
 import re
 import sys
 import time
+from queue import Empty
 from dataclasses import dataclass
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import (
+    CellExecutionComplete,
+    CellExecutionError,
+    CellTimeoutError,
+    DeadKernelError,
+)
+from nbclient.util import ensure_async, run_sync
 
 # Our kernelspec lives in <venv>/share/jupyter; make it win over any user-wide `rust` kernel.
 _share = os.path.join(sys.prefix, "share", "jupyter")
@@ -121,6 +128,58 @@ def is_dep_cell(cell) -> bool:
     return any(line.lstrip().startswith(":dep") for line in cell.source.splitlines())
 
 
+OUTPUT_MSG_TYPES = {"stream", "display_data", "execute_result", "error"}
+
+
+class StrictClient(NotebookClient):
+    """nbclient minus one blind spot with evcxr.
+
+    evcxr_jupyter forwards a cell's stdout/stderr from a separate thread and tags each line
+    with whichever request is the latest when the line gets through (core.rs,
+    pass_output_line); the execute reply does not wait for it. Under load a line can arrive
+    after the cell's idle status, tagged with that cell (nbclient drops it silently) or with
+    the next request (it shows up under the next cell). Here a line tagged with an earlier
+    cell goes back to that cell, and the runner lets the output settle after every cell.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cells_by_msg_id = {}
+        self.late = set()  # indices of cells that received output after they finished
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        self.cells_by_msg_id[parent_msg_id] = (cell, cell_index)
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)  # raises when idle
+                except CellExecutionComplete:
+                    return
+            else:
+                self._route_late(msg)
+
+    def _route_late(self, msg):
+        target = self.cells_by_msg_id.get(msg["parent_header"].get("msg_id"))
+        if target is None or msg["msg_type"] not in OUTPUT_MSG_TYPES:
+            return
+        cell, index = target
+        cell.outputs.append(nbformat.v4.output_from_msg(msg))
+        self.late.add(index)
+
+    async def _async_settle(self, quiet: float, limit: float) -> None:
+        """Read iopub until it has been quiet for `quiet` s (at most `limit` s)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=quiet))
+            except Empty:
+                return
+            self._route_late(msg)
+
+    settle = run_sync(_async_settle)
+
+
 def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]:
     nb_dir = os.path.dirname(os.path.abspath(path))
     try:
@@ -138,7 +197,7 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
             return args.timeout_first
         return args.timeout
 
-    client = NotebookClient(
+    client = StrictClient(
         nb,
         kernel_name=args.kernel,
         timeout=args.timeout,
@@ -152,6 +211,18 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
         res.failed = True
         res.fail_cell = index
         res.reason = reason
+
+    def check(current):
+        """Fail on the earliest cell whose outputs (including late ones) are a problem."""
+        indices = sorted(client.late | ({current} if current is not None else set()))
+        client.late.clear()
+        for i in indices:
+            if i >= len(nb.cells):
+                continue
+            problem = inspect_outputs(nb.cells[i].outputs)
+            if problem:
+                fail(i, problem if i == current else f"{problem} (arrived late)")
+                return
 
     t0 = time.monotonic()
     try:
@@ -172,31 +243,36 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
                 except DeadKernelError:
                     fail(index, "kernel died")
                 except CellExecutionError as e:
+                    client.settle(args.settle, 2.0)
                     fail(index, inspect_outputs(cell.outputs) or f"error: {first_line(str(e))}")
                 res.executed += 1
-                if not res.failed:
-                    problem = inspect_outputs(cell.outputs)
-                    if problem:
-                        fail(index, problem)
                 if res.failed:
                     break
-            if not res.failed and last_code_index is not None and args.flush:
-                # evcxr occasionally attributes a cell's late output to the *next* request;
-                # one extra no-op request makes such output of the last cell visible here.
+                client.settle(args.settle, 2.0)
+                check(index)
+                if res.failed:
+                    break
+            if not res.failed and last_code_index is not None:
+                # Output of the last cell that is later still: one no-op request (its stray
+                # output belongs to the last cell), then a longer settle.
                 probe = nbformat.v4.new_code_cell("// nbrun: flush")
                 nb.cells.append(probe)  # nbclient indexes nb.cells by cell_index
                 try:
                     client.execute_cell(probe, len(nb.cells) - 1)
-                    problem = inspect_outputs(probe.outputs)
-                    if problem:
-                        nb.cells[last_code_index].outputs.extend(probe.outputs)
-                        fail(last_code_index, f"late output: {problem}")
+                    client.settle(max(args.settle, 0.5), 5.0)
                 except DeadKernelError:
                     fail(last_code_index, "kernel died after the last cell")
                 except (CellExecutionError, CellTimeoutError) as e:
                     fail(last_code_index, f"after the last cell: {first_line(str(e))}")
                 finally:
                     nb.cells.remove(probe)
+                    probe_index = len(nb.cells)
+                    if probe.outputs:
+                        nb.cells[last_code_index].outputs.extend(probe.outputs)
+                        client.late.add(last_code_index)
+                    client.late.discard(probe_index)
+                if not res.failed:
+                    check(None)
     except DeadKernelError:
         fail(None, "kernel died")
     except Exception as e:  # kernel failed to start, zmq trouble, ...
@@ -228,8 +304,9 @@ def main(argv=None) -> int:
                    help="keep notebook paths relative to DIR under --output-dir (default: .)")
     p.add_argument("--expect-fail", action="store_true",
                    help="self-test: every notebook given must fail")
-    p.add_argument("--no-flush", dest="flush", action="store_false",
-                   help="skip the extra no-op request after the last cell")
+    p.add_argument("--settle", type=float, default=0.15, metavar="S",
+                   help="after each cell, wait until the kernel's output has been quiet this long "
+                        "(evcxr delivers stdout/stderr asynchronously; default 0.15 s)")
     p.add_argument("--summary", metavar="FILE",
                    help="append 'PASSED FAILED' (notebook counts) to FILE")
     args = p.parse_args(argv)
