@@ -9,6 +9,8 @@ A notebook FAILS when a cell
     there, and nbclient does not count either as an error),
   * shows "panicked at" in any output.
 Execution of a notebook stops at its first failing cell; the other notebooks still run.
+Output that evcxr delivers after its cell has finished is put back under that cell and checked
+too (see StrictClient).
 
     nbrun.py [--timeout-first 900] [--timeout 300] [--output-dir DIR [--relative-to DIR]]
              [--expect-fail] [--summary FILE] NOTEBOOK...
@@ -65,7 +67,13 @@ class Result:
     seconds: float = 0.0
     failed: bool = False
     fail_cell: int | None = None
+    fail_source: str = ""
     reason: str = ""
+
+    def where(self) -> str:
+        if self.fail_cell is None:
+            return "kernel"
+        return f"cell {self.fail_cell} `{self.fail_source}`"
 
 
 def first_line(text: str) -> str:
@@ -211,6 +219,9 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
         res.failed = True
         res.fail_cell = index
         res.reason = reason
+        if index is not None and index < len(nb.cells):
+            src = first_line(nb.cells[index].source)
+            res.fail_source = src if len(src) <= 40 else src[:39] + "…"
 
     def check(current):
         """Fail on the earliest cell whose outputs (including late ones) are a problem."""
@@ -346,7 +357,7 @@ def main(argv=None) -> int:
                 res.reason += f"  [expected a failure containing {want!r}]"
         results.append((res, ok))
         print(f"  {'ok  ' if ok else 'FAIL'} {path} ({res.seconds:.1f} s)"
-              + (f": cell {res.fail_cell}: {res.reason}" if res.failed else ""), flush=True)
+              + (f": {res.where()}: {res.reason}" if res.failed else ""), flush=True)
 
     rows = []
     for res, ok in results:
@@ -356,8 +367,7 @@ def main(argv=None) -> int:
             result = "passed" if ok else "FAILED"
         detail = ""
         if res.failed:
-            where = f"cell {res.fail_cell}" if res.fail_cell is not None else "kernel"
-            detail = f"{where}: {res.reason}"
+            detail = f"{res.where()}: {res.reason}"
         rows.append((res.path, f"{res.executed}/{res.code_cells}", f"{res.seconds:.1f}", result, detail))
     header = ("notebook", "cells", "seconds", "result", "first failure")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
@@ -366,6 +376,8 @@ def main(argv=None) -> int:
         print("  ".join(row[i].ljust(widths[i]) for i in range(4)) + ("  " + row[4] if row[4] else ""))
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
+    if any(res.fail_cell is not None for res, _ in results):
+        print("(cell N = position in the notebook counting from 0, markdown cells included)")
     print(f"nbrun: {passed} passed, {failed} failed", flush=True)
     if args.summary:
         with open(args.summary, "a") as f:
