@@ -80,10 +80,7 @@ fn quadratic_variation_tends_to_t() {
     for (j, &k) in ks.iter().enumerate() {
         let grid = TimeGrid::uniform(0.0, t_end, k).unwrap();
         let w = WienerPath::sample(&grid, paths, 1, 100 + j as u64).unwrap();
-        let mut qv = Array1::<f64>::zeros(paths);
-        for step in 0..k {
-            qv += &w.increment(step, 0..paths).column(0).mapv(|v| v * v);
-        }
+        let qv = w.quadratic_variation();
         let r = (qv.mapv(|q| (q - t_end).powi(2)).mean().unwrap()).sqrt();
         let theory = t_end * (2.0 / k as f64).sqrt();
         // The RMS of 400 paths estimates the theory within ~√(… /400): allow ±25 %.
@@ -213,6 +210,19 @@ fn density_score_and_reverse_drift_are_the_closed_forms() {
     let reverse = bm.reverse_sde().unwrap();
     let drift = reverse.drift(x.view(), t).unwrap();
     assert!((drift - &x / t).iter().all(|v| v.abs() < 1e-12));
+    // Seed 003 §3: the PF-ODE drift is x / 2t, and the closed-form flow map solves it.
+    let pf = ProbabilityFlow::new(bm.clone(), bm.clone());
+    assert!((pf.rhs(x.view(), t).unwrap() - &x / (2.0 * t))
+        .iter()
+        .all(|v| v.abs() < 1e-12));
+    let h = 1e-6;
+    let x_t = bm.flow_map(x.view(), 1.0, t).unwrap();
+    let deriv = (bm.flow_map(x.view(), 1.0, t + h).unwrap()
+        - bm.flow_map(x.view(), 1.0, t - h).unwrap())
+        / (2.0 * h);
+    assert!((deriv - pf.rhs(x_t.view(), t).unwrap())
+        .iter()
+        .all(|v| v.abs() < 1e-6));
     // Ellipse points lie on xᵀ(AAᵀt)⁻¹x = k².
     let e = bm.covariance_ellipse(t, 2.0, 50).unwrap();
     for r in e.rows() {
@@ -417,6 +427,7 @@ fn bad_input_is_a_clear_error() {
         assert!(bm.log_density(x.view(), t).is_err());
     }
     assert!(bm.covariance(-0.1).is_err());
+    assert!(bm.flow_map(x.view(), 0.0, 1.0).is_err());
     // Mismatched dimensions and non-finite states.
     let x3 = array![[0.1, 0.2, 0.3]];
     let e = msg(bm.score(x3.view(), 1.0).map(|_| ()));

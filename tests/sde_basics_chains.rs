@@ -31,6 +31,16 @@ fn assert_first_order<C: LinearChain>(
             (slope + 1.0).abs() < 0.05,
             "{what}, v0 = {v0}: slope {slope}, errors {errors:?}"
         );
+        // Not only on average: every doubling of N halves the error (an O(1) floor or a
+        // wrong coefficient shows up at the finest grids first).
+        for (w, n) in errors.windows(2).zip(STEPS) {
+            let ratio = w[0] / w[1];
+            assert!(
+                (ratio - 2.0).abs() < 0.15,
+                "{what}, v0 = {v0}: error({n}) / error({}) = {ratio}",
+                2 * n
+            );
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! ellipses, 2-D trajectories, a Fokker–Planck density map beside a histogram, and log–log
 //! convergence. Figure builders only: every number drawn is computed by the caller.
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 use plotly::color::NamedColor;
 use plotly::common::{ColorBar, DashType, Line, Marker, Mode};
 use plotly::layout::{Axis, AxisType, GridPattern, Layout, LayoutGrid};
@@ -154,7 +154,7 @@ pub fn density_map_and_histogram(
     title: &str,
     times: &[f64],
     xs: &[f64],
-    density: &[Vec<f64>],
+    density: &[Array1<f64>],
     samples: &[f64],
     curves: &[(&str, Vec<f64>)],
 ) -> Plot {
@@ -239,4 +239,48 @@ pub fn loglog(
             .y_axis(Axis::new().title(y_label).type_(AxisType::Log)),
     );
     plot
+}
+
+/// Lines `(name, x, y)` on one plot: named series get a legend entry, unnamed ones (`""`)
+/// are drawn thin and translucent (e.g. many sample paths under a few closed-form curves).
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<f64>, Vec<f64>)],
+) -> Plot {
+    let mut plot = Plot::new();
+    for (name, x, y) in series {
+        let trace = Scatter::new(x.clone(), y.clone()).mode(Mode::Lines);
+        plot.add_trace(if name.is_empty() {
+            trace
+                .line(Line::new().width(0.8))
+                .opacity(0.5)
+                .show_legend(false)
+        } else {
+            trace.line(Line::new().width(2.5)).name(name)
+        });
+    }
+    plot.set_layout(layout(title, x_label, y_label));
+    plot
+}
+
+/// A small HTML table (headers, then one row of already formatted cells per entry).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> super::Html {
+    let cell = |tag: &str, s: &str| {
+        format!("<{tag} style=\"padding:2px 10px;text-align:right\">{s}</{tag}>")
+    };
+    let head: String = headers.iter().map(|h| cell("th", h)).collect();
+    let body: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter().map(|c| cell("td", c)).collect::<String>()
+            )
+        })
+        .collect();
+    super::Html(format!(
+        "<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    ))
 }

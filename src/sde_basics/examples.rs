@@ -169,6 +169,19 @@ impl CorrelatedBrownian {
     }
 }
 
+impl CorrelatedBrownian {
+    /// The exact flow of the probability-flow ODE `dx/dt = f − ½ A Aᵀ ∇log p_t = x / 2t`
+    /// (seed 003 §3): `x(t) = √(t / s) x(s)`. It carries `N(0, A Aᵀ s)` to `N(0, A Aᵀ t)` —
+    /// the same marginals as the SDE — along straight lines, with no noise.
+    pub fn flow_map(&self, x_s: ArrayView2<f64>, s: f64, t: f64) -> Result<Array2<f64>> {
+        let s = time_positive(s)?;
+        let t = time_nonneg(t)?;
+        check_dim(x_s, self.dim(), "x_s")?;
+        all_finite("x_s", x_s.iter())?;
+        Ok(&x_s * (t / s).sqrt())
+    }
+}
+
 impl Sde for CorrelatedBrownian {
     /// `f = 0` (seed 000 §1.3.1).
     fn drift(&self, x: ArrayView2<f64>, _t: f64) -> Result<Array2<f64>> {

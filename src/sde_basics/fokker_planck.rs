@@ -18,7 +18,7 @@
 //! the density stays non-negative where `D` is small (e.g. geometric Brownian motion near 0).
 //! Time stepping is Crank–Nicolson (second order in `Δt`), one tridiagonal solve per step.
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{Diffusion, Sde};
 use crate::error::{all_finite, finite, invalid};
@@ -57,15 +57,17 @@ impl FokkerPlanckSolution {
         self.density[k].sum() * self.cell_width()
     }
 
-    /// The largest `L¹` distance `h Σ |p_i − exact(t, x_i)|` over the recorded times.
+    /// The largest `L¹` distance `h Σ |p_i − p(t, x_i)|` over the recorded times, given the
+    /// exact `log p(t, ·)` on a batch of points (`n × 1`).
     pub fn max_l1_error(
         &self,
-        exact: impl Fn(f64, ArrayView1<f64>) -> Result<Array1<f64>>,
+        log_density: impl Fn(f64, ArrayView2<f64>) -> Result<Array1<f64>>,
     ) -> Result<f64> {
         let h = self.cell_width();
+        let x = column(&self.x);
         let mut worst = 0.0_f64;
         for (t, p) in self.times.iter().zip(&self.density) {
-            let q = exact(*t, self.x.view())?;
+            let q = log_density(*t, x.view())?.mapv(f64::exp);
             if q.len() != p.len() {
                 return Err(Error::Shape(format!(
                     "the exact density has {} values, the grid {} cells",
@@ -114,6 +116,23 @@ impl FokkerPlanck1d {
     pub fn centres(&self) -> Array1<f64> {
         let h = self.cell_width();
         Array1::from_shape_fn(self.cells, |i| self.lower + (i as f64 + 0.5) * h)
+    }
+
+    /// `exp(log_density)` at the cell centres, given on the `cells × 1` batch of centres
+    /// (an initial condition from any log-density, e.g. `GaussianMixture::log_density`).
+    pub fn density_on(
+        &self,
+        log_density: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
+    ) -> Result<Array1<f64>> {
+        let p = log_density(column(&self.centres()).view())?.mapv(f64::exp);
+        if p.len() != self.cells {
+            return Err(Error::Shape(format!(
+                "the density has {} values, the grid {} cells",
+                p.len(),
+                self.cells
+            )));
+        }
+        Ok(p)
     }
 
     /// Evolves the density `p0` (values at [`Self::centres`]) of the 1-D `sde` over the

@@ -138,6 +138,15 @@ impl WienerPath {
         (n, d)
     }
 
+    /// The quadratic variation `Σ_k (W(t_{k+1}) − W(t_k))²` of every path and component
+    /// (`n × d`); it tends to `|t_N − t_0|` as the grid is refined.
+    pub fn quadratic_variation(&self) -> Array2<f64> {
+        let (n, d) = self.shape();
+        (0..self.grid.steps()).fold(Array2::zeros((n, d)), |acc, k| {
+            acc + self.increment(k, 0..n).mapv(|v| v * v)
+        })
+    }
+
     /// `W(t_{k+1}) − W(t_k)` for paths `rows` (a range of path indices).
     pub fn increment(&self, k: usize, rows: std::ops::Range<usize>) -> Array2<f64> {
         let next: ArrayView2<f64> = self.values.slice(s![k + 1, rows.clone(), ..]);
