@@ -205,7 +205,8 @@ pub fn density_map_and_histogram(
 }
 
 /// Errors against a resolution on log–log axes, one line per `(name, x, y)`, and dashed
-/// reference lines `C x^p` through each series' first point for the slopes `p` in `reference`.
+/// reference lines `C x^p` for the slopes `p` in `reference`, starting at half the first
+/// series' first value (so they run beside the data, not on top of it).
 pub fn loglog(
     title: &str,
     x_label: &str,
@@ -225,7 +226,7 @@ pub fn loglog(
         if let (Some(&x0), Some(&y0), Some(&x1)) = (x.first(), y.first(), x.last()) {
             for &p in reference {
                 plot.add_trace(
-                    Scatter::new(vec![x0, x1], vec![y0, y0 * (x1 / x0).powf(p)])
+                    Scatter::new(vec![x0, x1], vec![0.5 * y0, 0.5 * y0 * (x1 / x0).powf(p)])
                         .mode(Mode::Lines)
                         .line(Line::new().dash(DashType::Dash).color(NamedColor::Gray))
                         .name(format!("slope {p}")),
@@ -241,14 +242,27 @@ pub fn loglog(
     plot
 }
 
-/// Lines `(name, x, y)` on one plot: named series get a legend entry, unnamed ones (`""`)
-/// are drawn thin and translucent (e.g. many sample paths under a few closed-form curves).
+/// Lines `(name, x, y)` on one plot. Series that share a name share a colour and one legend
+/// entry and are drawn thin (e.g. "forward paths"); a name used once is drawn bold (a
+/// closed-form curve); unnamed series (`""`) are thin, translucent and not in the legend.
 pub fn lines(
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[(String, Vec<f64>, Vec<f64>)],
 ) -> Plot {
+    const PALETTE: [&str; 10] = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _, _) in series {
+        if !name.is_empty() && !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let count = |n: &str| series.iter().filter(|s| s.0 == n).count();
+    let mut shown: Vec<&str> = Vec::new();
     let mut plot = Plot::new();
     for (name, x, y) in series {
         let trace = Scatter::new(x.clone(), y.clone()).mode(Mode::Lines);
@@ -258,7 +272,20 @@ pub fn lines(
                 .opacity(0.5)
                 .show_legend(false)
         } else {
-            trace.line(Line::new().width(2.5)).name(name)
+            let k = names.iter().position(|n| n == name).unwrap_or(0);
+            let many = count(name) > 1;
+            let first = !shown.contains(&name.as_str());
+            shown.push(name);
+            trace
+                .line(
+                    Line::new()
+                        .color(PALETTE[k % PALETTE.len()])
+                        .width(if many { 0.9 } else { 2.5 }),
+                )
+                .opacity(if many { 0.6 } else { 1.0 })
+                .name(name)
+                .legend_group(name)
+                .show_legend(first)
         });
     }
     plot.set_layout(layout(title, x_label, y_label));
