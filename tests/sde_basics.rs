@@ -39,6 +39,28 @@ fn assert_covariance(x: &Array2<f64>, sigma: &Array2<f64>, bias: f64, what: &str
     }
 }
 
+/// Asserts that `x` has the law N(0, Σ) in the whitened statistic q = xᵀ Σ⁻¹ x: for d = 2 its
+/// mean is 2 and its variance 4, so the sample mean of q has standard error 2/√n (5 of them,
+/// plus `2 · bias` for a relative covariance bias). Pools all entries: sharper than entrywise checks.
+fn assert_whitened(x: &Array2<f64>, sigma: &Array2<f64>, bias: f64, what: &str) {
+    let det = sigma[[0, 0]] * sigma[[1, 1]] - sigma[[0, 1]] * sigma[[1, 0]];
+    let prec = array![
+        [sigma[[1, 1]], -sigma[[0, 1]]],
+        [-sigma[[1, 0]], sigma[[0, 0]]]
+    ] / det;
+    let q = x
+        .rows()
+        .into_iter()
+        .map(|r| r.dot(&prec.dot(&r)))
+        .sum::<f64>()
+        / x.nrows() as f64;
+    let tol = 5.0 * 2.0 / (x.nrows() as f64).sqrt() + 2.0 * bias;
+    assert!(
+        (q - 2.0).abs() < tol,
+        "{what}: mean of xᵀΣ⁻¹x = {q}, expected 2 ± {tol}"
+    );
+}
+
 // ---------------------------------------------------------------- Wiener process (seed 001 §3.1.1)
 
 #[test]
@@ -268,6 +290,12 @@ fn forward_particles_have_covariance_aat_t() {
             0.0,
             &format!("forward t = {t}"),
         );
+        assert_whitened(
+            x,
+            &bm.covariance(*t).unwrap(),
+            0.0,
+            &format!("forward t = {t}"),
+        );
     }
     // The exact sampler agrees too.
     let xs = bm.sample(n, 0.6, 4).unwrap();
@@ -277,7 +305,9 @@ fn forward_particles_have_covariance_aat_t() {
 #[test]
 fn reverse_run_shrinks_the_covariance_along_aat_t() {
     let bm = CorrelatedBrownian::new(a_matrix()).unwrap();
-    let n = 4000;
+    // n = 10 000 so that the whitened check resolves a 5 % error in the score (it moves the
+    // variance at ε by ≈ 8 %; 5 standard errors of q are 5 %).
+    let n = 10_000;
     let (t_end, eps, steps) = (1.0, 0.1, 1800);
     let x_t = bm.sample(n, t_end, 31).unwrap();
     let reverse = bm.reverse_sde().unwrap();
@@ -300,6 +330,7 @@ fn reverse_run_shrinks_the_covariance_along_aat_t() {
     for (t, x) in sol.times.iter().zip(&sol.states) {
         let target = bm.covariance(*t).unwrap();
         assert_covariance(x, &target, bias, &format!("reverse t = {t}"));
+        assert_whitened(x, &target, bias, &format!("reverse t = {t}"));
         let s = sample_covariance(x.view()).unwrap();
         let det = s[[0, 0]] * s[[1, 1]] - s[[0, 1]].powi(2);
         assert!(

@@ -126,6 +126,9 @@ fn bad_input_is_a_clear_error() {
     assert!(NcsnChain::new(bad, 10, Update::Discrete).is_err());
     let chain = DdpmChain::new(vp, 100, Update::Discrete).unwrap();
     assert!(chain.marginal_variance(-1.0).is_err());
+    let e = chain.coefficients(0).unwrap_err().to_string();
+    assert!(e.contains("`i`") && e.contains("1..=100"), "{e}");
+    assert!(chain.coefficients(101).is_err());
     assert!(chain
         .sample(Array2::zeros((0, 1)).view(), 0, Record::Final)
         .is_err());

@@ -59,7 +59,7 @@ fn heat_kernel() {
         let sol = solve(&bm, (-8.0, 8.0), m, 1.0, |x| normal_pdf(x, 0.0, 0.25));
         for k in 0..sol.times.len() {
             assert!(
-                (sol.mass(k) - sol.mass(0)).abs() < 1e-12,
+                (sol.mass(k).unwrap() - sol.mass(0).unwrap()).abs() < 1e-12,
                 "mass is conserved"
             );
         }
@@ -181,4 +181,6 @@ fn bad_input_is_a_clear_error() {
     // A 2-D SDE is not a 1-D Fokker–Planck problem.
     let bm2 = CorrelatedBrownian::new(Array2::eye(2)).unwrap();
     assert!(fp.solve(&bm2, p.view(), &grid, Record::Final).is_err());
+    let sol = fp.solve(&ou, p.view(), &grid, Record::Final).unwrap();
+    assert!(sol.mass(1).is_err());
 }

@@ -90,8 +90,8 @@ pub trait LinearChain {
     /// `N`.
     fn steps(&self) -> usize;
 
-    /// `(a_i, b_i)` for `i = 1..=N`.
-    fn coefficients(&self, i: usize) -> (f64, f64);
+    /// `(a_i, b_i)` for `i = 1..=N` (an error for any other `i`).
+    fn coefficients(&self, i: usize) -> Result<(f64, f64)>;
 
     /// `Var x(t)` of the limit SDE when `Var x(0) = v0` (per component).
     fn sde_variance(&self, v0: f64, t: f64) -> Result<f64>;
@@ -108,7 +108,7 @@ pub trait LinearChain {
         let mut v = Vec::with_capacity(self.steps() + 1);
         v.push(v0);
         for i in 1..=self.steps() {
-            let (a, b) = self.coefficients(i);
+            let (a, b) = self.coefficients(i)?;
             v.push(a * a * v[i - 1] + b * b);
         }
         Ok(v)
@@ -148,7 +148,7 @@ pub trait LinearChain {
             next_keep.next();
         }
         for i in 1..=self.steps() {
-            let (a, b) = self.coefficients(i);
+            let (a, b) = self.coefficients(i)?;
             x = x * a + rng::normals(&mut rng, n, d) * b;
             if next_keep.peek() == Some(&&i) {
                 states.push(x.clone());
@@ -168,6 +168,14 @@ fn check_v0(v0: f64) -> Result<()> {
         Ok(())
     } else {
         invalid("v0", v0, "a variance must be finite and ≥ 0")
+    }
+}
+
+fn check_index(i: usize, steps: usize) -> Result<()> {
+    if (1..=steps).contains(&i) {
+        Ok(())
+    } else {
+        invalid("i", i, format!("chain steps are numbered 1..={steps}"))
     }
 }
 
@@ -219,8 +227,9 @@ impl LinearChain for DdpmChain {
         self.steps
     }
 
-    fn coefficients(&self, i: usize) -> (f64, f64) {
-        match self.update {
+    fn coefficients(&self, i: usize) -> Result<(f64, f64)> {
+        check_index(i, self.steps)?;
+        Ok(match self.update {
             Update::Discrete => {
                 let b = self.beta(i);
                 ((1.0 - b).sqrt(), b.sqrt())
@@ -230,7 +239,7 @@ impl LinearChain for DdpmChain {
                 let beta = self.vp.beta((i - 1) as f64 * dt);
                 (1.0 - 0.5 * beta * dt, (beta * dt).sqrt())
             }
-        }
+        })
     }
 
     /// VP: `α(t)² v0 + σ(t)²`.
@@ -266,16 +275,17 @@ impl LinearChain for NcsnChain {
         self.steps
     }
 
-    fn coefficients(&self, i: usize) -> (f64, f64) {
+    fn coefficients(&self, i: usize) -> Result<(f64, f64)> {
+        check_index(i, self.steps)?;
         let dt = 1.0 / self.steps as f64;
         let (t0, t1) = ((i - 1) as f64 * dt, i as f64 * dt);
-        match self.update {
+        Ok(match self.update {
             Update::Discrete => (
                 1.0,
                 (self.ve.sigma(t1).powi(2) - self.ve.sigma(t0).powi(2)).sqrt(),
             ),
             Update::Linearised => (1.0, (self.ve.g2(t0) * dt).sqrt()),
-        }
+        })
     }
 
     /// VE: `v0 + σ(t)² − σ(0)²`.

@@ -53,8 +53,15 @@ impl FokkerPlanckSolution {
     }
 
     /// `∫ p dx ≈ h Σ p_i` at recorded time `k`.
-    pub fn mass(&self, k: usize) -> f64 {
-        self.density[k].sum() * self.cell_width()
+    pub fn mass(&self, k: usize) -> Result<f64> {
+        match self.density.get(k) {
+            Some(p) => Ok(p.sum() * self.cell_width()),
+            None => invalid(
+                "k",
+                k,
+                format!("only {} densities were recorded", self.density.len()),
+            ),
+        }
     }
 
     /// The largest `L¹` distance `h Σ |p_i − p(t, x_i)|` over the recorded times, given the
