@@ -5,6 +5,12 @@
 //! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
+mod charts;
+mod fields;
+
+pub use charts::{bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel};
+pub use fields::score_fields;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotly::common::{Line, Mode};
