@@ -245,7 +245,9 @@ impl GaussianMixture {
         let mut d: f64 = 0.0;
         for (i, &x) in v.iter().enumerate() {
             let f = self.cdf_1d(x)?;
-            d = d.max((f - i as f64 / n).abs()).max((f - (i + 1) as f64 / n).abs());
+            d = d
+                .max((f - i as f64 / n).abs())
+                .max((f - (i + 1) as f64 / n).abs());
         }
         Ok(d)
     }

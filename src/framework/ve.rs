@@ -53,23 +53,6 @@ impl VeSde {
         Ok(self.sigma_min * (check_time(t)? * self.log_ratio()).exp())
     }
 
-    /// The time at which `σ(t) = sigma`: `t = ln(σ/σ_min) / ln(σ_max/σ_min)`.
-    pub fn time_of_sigma(&self, sigma: f64) -> Result<f64> {
-        positive("sigma", sigma)?;
-        let t = (sigma / self.sigma_min).ln() / self.log_ratio();
-        if !(-1e-12..=1.0 + 1e-12).contains(&t) {
-            return invalid(
-                "sigma",
-                sigma,
-                format!(
-                    "must lie in [sigma_min, sigma_max] = [{}, {}]",
-                    self.sigma_min, self.sigma_max
-                ),
-            );
-        }
-        Ok(t.clamp(0.0, 1.0))
-    }
-
     /// `g(t) = √(dσ²/dt) = σ(t) √(2 ln(σ_max/σ_min))`.
     pub fn g(&self, t: f64) -> Result<f64> {
         Ok(self.sigma(t)? * (2.0 * self.log_ratio()).sqrt())
@@ -140,8 +123,6 @@ mod tests {
         assert_eq!(ve.sigma(0.0).unwrap(), 0.01);
         assert!((ve.sigma(1.0).unwrap() - 10.0).abs() < 1e-12);
         assert_eq!(ve.variance(0.0).unwrap(), 0.0);
-        let t = ve.time_of_sigma(0.3).unwrap();
-        assert!((ve.sigma(t).unwrap() - 0.3).abs() < 1e-12);
     }
 
     #[test]
@@ -156,6 +137,5 @@ mod tests {
         assert!(VeSde::new(0.1, f64::INFINITY).is_err());
         let ve = VeSde::default();
         assert!(ve.sigma(1.5).is_err());
-        assert!(ve.time_of_sigma(100.0).is_err());
     }
 }

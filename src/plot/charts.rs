@@ -108,7 +108,11 @@ pub(crate) fn with_axes(layout: Layout, k: usize, x: Axis, y: Axis) -> Layout {
 /// A one-row grid of `panels` independent panels.
 pub(crate) fn panel_layout(title: &str, panels: usize) -> Result<Layout> {
     if panels == 0 || panels > MAX_PANELS {
-        return invalid("panels", panels, format!("a figure holds 1 to {MAX_PANELS} panels"));
+        return invalid(
+            "panels",
+            panels,
+            format!("a figure holds 1 to {MAX_PANELS} panels"),
+        );
     }
     Ok(Layout::new().title(title).height(420).grid(
         LayoutGrid::new()
@@ -171,12 +175,7 @@ pub fn line_panels(title: &str, x_label: &str, panels: &[Panel]) -> Result<Plot>
 
 /// Thin paths `paths[i]` against `times` with bold `curves` on top (e.g. reverse-SDE paths,
 /// their mean and the PF-ODE path).
-pub fn paths_with_curves(
-    title: &str,
-    times: &[f64],
-    paths: &[Vec<f64>],
-    curves: &[Curve],
-) -> Plot {
+pub fn paths_with_curves(title: &str, times: &[f64], paths: &[Vec<f64>], curves: &[Curve]) -> Plot {
     let mut plot = Plot::new();
     for p in paths {
         plot.add_trace(
@@ -204,12 +203,7 @@ pub fn paths_with_curves(
 }
 
 /// Overlaid normalised histograms of several 1-D samples with a density curve `(xs, density)`.
-pub fn histograms(
-    title: &str,
-    samples: &[(&str, Vec<f64>)],
-    xs: &[f64],
-    density: &[f64],
-) -> Plot {
+pub fn histograms(title: &str, samples: &[(&str, Vec<f64>)], xs: &[f64], density: &[f64]) -> Plot {
     let mut plot = Plot::new();
     for (name, s) in samples {
         plot.add_trace(

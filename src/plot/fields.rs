@@ -70,7 +70,11 @@ pub fn score_fields(title: &str, panels: &[(&str, &FieldGrid)]) -> Result<Plot> 
             .fold(0.0, f64::max);
         let cells = (tails.len() as f64).sqrt().max(2.0) - 1.0;
         let spacing = (field.xs[field.xs.len() - 1] - field.xs[0]) / cells;
-        let scale = if longest > 0.0 { 0.9 * spacing / longest } else { 0.0 };
+        let scale = if longest > 0.0 {
+            0.9 * spacing / longest
+        } else {
+            0.0
+        };
         let vectors: Vec<(f64, f64)> = field
             .scores
             .rows()

@@ -51,7 +51,10 @@ impl SmldChain {
 
     /// The noise variances `v_i = σ(t_i)² − σ_min²`, `i = 0 … N`.
     pub fn variances(&self) -> Result<Vec<f64>> {
-        self.times().into_iter().map(|t| self.ve.variance(t)).collect()
+        self.times()
+            .into_iter()
+            .map(|t| self.ve.variance(t))
+            .collect()
     }
 
     /// `β_i = v_i − v_{i−1}`, `i = 1 … N`.
@@ -88,13 +91,7 @@ impl SmldChain {
         seed: u64,
         record: Record,
     ) -> Result<SdeSolution> {
-        let reverse = ReverseSde::new(
-            VarianceClock,
-            ClockScore {
-                score,
-                ve: self.ve,
-            },
-        );
+        let reverse = ReverseSde::new(VarianceClock, ClockScore { score, ve: self.ve });
         let sol = EulerMaruyama.solve(
             &reverse,
             x_n,

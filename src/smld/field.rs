@@ -33,7 +33,10 @@ impl FieldGrid {
     /// `law` on `[lo, hi]²`: density on `fine × fine` points, score on `coarse × coarse`.
     pub fn of(law: &GaussianMixture, lo: f64, hi: f64, fine: usize, coarse: usize) -> Result<Self> {
         if law.dim() != 2 {
-            return Err(Error::Shape(format!("a field needs a 2-D law, got d = {}", law.dim())));
+            return Err(Error::Shape(format!(
+                "a field needs a 2-D law, got d = {}",
+                law.dim()
+            )));
         }
         finite("lo", lo)?;
         finite("hi", hi)?;

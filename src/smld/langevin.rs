@@ -170,7 +170,13 @@ impl AnnealedLangevin {
                 .map_err(|e| match e {
                     Error::InvalidArgument { value, reason, .. } => Error::InvalidArgument {
                         name: "step",
-                        value: format!("{} (ε_{} = {value} at level {} of {})", self.langevin.step, i + 1, i + 1, self.levels),
+                        value: format!(
+                            "{} (ε_{} = {value} at level {} of {})",
+                            self.langevin.step,
+                            i + 1,
+                            i + 1,
+                            self.levels
+                        ),
                         reason,
                     },
                     other => other,

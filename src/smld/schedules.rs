@@ -31,7 +31,8 @@ pub trait NoiseSchedule {
 
     /// `SNR(t) = ᾱ / (1 − ᾱ)`, with `1 − ᾱ` computed without cancellation.
     fn snr(&self, t: f64) -> f64 {
-        let b = self.integrated_beta(t);
+        // `+ 0.0` turns a −0 integral (t = 0) into +0, so SNR(0) = +∞ rather than −∞.
+        let b = self.integrated_beta(t) + 0.0;
         (-b).exp() / -(-b).exp_m1()
     }
 }
@@ -246,7 +247,7 @@ impl DiscreteSchedule {
     /// The `n`-level discretisation of a continuous schedule whose chain has exactly the
     /// continuous `ᾱ` at the grid points: `β_i = 1 − ᾱ(t_i)/ᾱ(t_{i−1}) = 1 − exp(−∫ β)`
     /// (≈ `β(t_i) Δt` to first order), clipped at [`MAX_BETA`] as Nichol & Dhariwal do.
-    pub fn from_continuous(schedule: &impl NoiseSchedule, n: usize) -> Result<Self> {
+    pub fn from_continuous(schedule: &(impl NoiseSchedule + ?Sized), n: usize) -> Result<Self> {
         if n == 0 {
             return invalid("n", n, "need at least one level");
         }
@@ -275,7 +276,11 @@ impl DiscreteSchedule {
         if i > self.levels() {
             return invalid("i", i, format!("must be ≤ N = {}", self.levels()));
         }
-        Ok(self.betas[..i].iter().map(|b| (-b).ln_1p()).sum::<f64>().exp())
+        Ok(self.betas[..i]
+            .iter()
+            .map(|b| (-b).ln_1p())
+            .sum::<f64>()
+            .exp())
     }
 }
 
@@ -358,7 +363,9 @@ mod tests {
 
     #[test]
     fn bad_schedules_name_the_value() {
-        let e = DiscreteSchedule::new(vec![0.1, 1.2]).unwrap_err().to_string();
+        let e = DiscreteSchedule::new(vec![0.1, 1.2])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("β_2 = 1.2"), "{e}");
         assert!(DiscreteSchedule::new(vec![]).is_err());
         assert!(DiscreteSchedule::new(vec![0.0]).is_err());
