@@ -25,11 +25,17 @@ fn ddpm_chain_converges_to_the_vp_sde_at_order_one() {
             .iter()
             .map(|&n| {
                 let dt = 1.0 / n as f64;
-                let betas: Vec<f64> = (1..=n * 9 / 10)
-                    .map(|i| s.beta(i as f64 * dt) * dt)
-                    .collect();
+                // The seed's rule refuses the cosine (β(1)Δt ≥ 1); compare it on t ≤ 0.9.
+                let levels = match DiscreteSchedule::sampled(s.as_ref(), n) {
+                    Ok(_) => n,
+                    Err(e) if s.name().starts_with("cosine") && e.to_string().contains("β_") => {
+                        n * 9 / 10
+                    }
+                    Err(e) => panic!("{}: {e}", s.name()),
+                };
+                let betas: Vec<f64> = (1..=levels).map(|i| s.beta(i as f64 * dt) * dt).collect();
                 let chain = DiscreteSchedule::new(betas).unwrap();
-                (1..=n * 9 / 10)
+                (1..=levels)
                     .map(|i| {
                         (chain.alpha_bar_at_level(i).unwrap() - s.alpha_bar(i as f64 * dt)).abs()
                     })

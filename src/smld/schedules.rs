@@ -244,6 +244,16 @@ impl DiscreteSchedule {
         )
     }
 
+    /// The seed's conversion `β_i = β(t_i) Δt`, `t_i = i/n` (seed 000 §3.3.3): first-order
+    /// accurate, and an error where `β(t_i) Δt ≥ 1` (the cosine schedule near `t = 1`).
+    pub fn sampled(schedule: &(impl NoiseSchedule + ?Sized), n: usize) -> Result<Self> {
+        if n == 0 {
+            return invalid("n", n, "need at least one level");
+        }
+        let dt = 1.0 / n as f64;
+        Self::new((1..=n).map(|i| schedule.beta(i as f64 * dt) * dt).collect())
+    }
+
     /// The `n`-level discretisation of a continuous schedule whose chain has exactly the
     /// continuous `ᾱ` at the grid points: `β_i = 1 − ᾱ(t_i)/ᾱ(t_{i−1}) = 1 − exp(−∫ β)`
     /// (≈ `β(t_i) Δt` to first order), clipped at [`MAX_BETA`] as Nichol & Dhariwal do.
