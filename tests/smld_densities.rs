@@ -228,3 +228,21 @@ fn bad_inputs_are_errors_naming_the_value() {
     assert!(e.contains("n × 1"), "{e}");
     assert!(VeSde::default().g(-0.5).is_err());
 }
+
+/// The grid behind the quiver plots holds the law's density and score at its points
+/// (`density[j][i] = p(xs[i], ys[j])`, one score per arrow tail).
+#[test]
+fn field_grid_holds_density_and_score_at_its_points() {
+    use diffusion_sde::smld::FieldGrid;
+    let law = skewed_mixture_2d();
+    let f = FieldGrid::of(&law, -3.0, 2.0, 11, 4).unwrap();
+    for (j, i) in [(0, 0), (3, 7), (10, 2)] {
+        let p = law.log_density(array![[f.xs[i], f.ys[j]]].view()).unwrap()[0].exp();
+        assert!((f.density[j][i] - p).abs() < 1e-14, "({i}, {j})");
+    }
+    assert_eq!(f.points.nrows(), 16);
+    assert_eq!(f.scores, law.score(f.points.view()).unwrap());
+    assert_eq!(f.points.row(1).to_vec(), vec![-3.0 + 5.0 / 3.0, -3.0]);
+    assert!(FieldGrid::of(&GaussianMixture::two_modes_1d(), -1.0, 1.0, 5, 5).is_err());
+    assert!(FieldGrid::of(&law, 1.0, -1.0, 5, 5).unwrap_err().to_string().contains("hi"));
+}

@@ -38,19 +38,22 @@ fn arrows(tails: &[(f64, f64)], vectors: &[(f64, f64)]) -> (Vec<Option<f64>>, Ve
 }
 
 /// Side-by-side panels, each the density of a [`FieldGrid`] as filled contours with its score
-/// as arrows. Arrows are scaled per panel so the longest spans 0.9 grid cells (the title of
-/// each panel gives the factor): directions and relative lengths are exact, absolute lengths
-/// are not comparable between panels.
+/// as arrows. Scores span orders of magnitude (they grow like distance/σ² in the tails), so each
+/// panel scales its arrows so the median one spans half a grid cell and caps them at 0.9 cell:
+/// directions are exact everywhere, lengths are proportional to `|s|` below the cap (the axis
+/// label gives the factor) and not comparable between panels.
 pub fn score_fields(title: &str, panels: &[(&str, &FieldGrid)]) -> Result<Plot> {
     let mut plot = Plot::new();
+    let k = panels.len().max(1);
     let mut layout = panel_layout(title, panels.len())?
-        .height(420)
-        .width(380 * panels.len().max(1));
+        .height(400)
+        .width(300 * k + 120);
     for (k, (label, field)) in panels.iter().enumerate() {
         let (xa, ya) = axis_ids(k);
         plot.add_trace(
             Contour::new(field.xs.clone(), field.ys.clone(), field.density.clone())
                 .color_scale(ColorScale::Palette(ColorScalePalette::Blues))
+                .reverse_scale(true)
                 .show_scale(false)
                 .n_contours(12)
                 .x_axis(&xa)
@@ -62,24 +65,27 @@ pub fn score_fields(title: &str, panels: &[(&str, &FieldGrid)]) -> Result<Plot> 
             .into_iter()
             .map(|r| (r[0], r[1]))
             .collect();
-        let longest = field
+        let mut lengths: Vec<f64> = field
             .scores
             .rows()
             .into_iter()
             .map(|r| r[0].hypot(r[1]))
-            .fold(0.0, f64::max);
+            .filter(|m| *m > 0.0)
+            .collect();
+        lengths.sort_by(f64::total_cmp);
+        let median = lengths.get(lengths.len() / 2).copied().unwrap_or(0.0);
         let cells = (tails.len() as f64).sqrt().max(2.0) - 1.0;
         let spacing = (field.xs[field.xs.len() - 1] - field.xs[0]) / cells;
-        let scale = if longest > 0.0 {
-            0.9 * spacing / longest
-        } else {
-            0.0
-        };
+        let scale = if median > 0.0 { 0.5 * spacing / median } else { 0.0 };
         let vectors: Vec<(f64, f64)> = field
             .scores
             .rows()
             .into_iter()
-            .map(|r| (scale * r[0], scale * r[1]))
+            .map(|r| {
+                let m = r[0].hypot(r[1]);
+                let f = if m > 0.0 { scale.min(0.9 * spacing / m) } else { 0.0 };
+                (f * r[0], f * r[1])
+            })
             .collect();
         let (xs, ys) = arrows(&tails, &vectors);
         plot.add_trace(
@@ -93,7 +99,7 @@ pub fn score_fields(title: &str, panels: &[(&str, &FieldGrid)]) -> Result<Plot> 
         layout = with_axes(
             layout,
             k,
-            Axis::new().title(format!("{label}   (arrows ×{scale:.2})")),
+            Axis::new().title(format!("{label}   (arrows ×{scale:.3}, capped)")),
             Axis::new(),
         );
     }

@@ -8,7 +8,9 @@
 mod charts;
 mod fields;
 
-pub use charts::{bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel};
+pub use charts::{
+    bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel, MAX_PANELS,
+};
 pub use fields::score_fields;
 
 use std::sync::atomic::{AtomicU64, Ordering};
