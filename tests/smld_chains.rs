@@ -258,7 +258,7 @@ fn half_score_with_full_noise_has_the_wrong_marginal() {
     assert!((fine / limit - 1.0).abs() < 0.01, "{fine} vs {limit}");
     assert!(limit > 5.0 * S2);
 
-    let n = 20_000;
+    let n = 10_000;
     let grid = TimeGrid::uniform(1.0, 0.0, 2000).unwrap();
     let half = ReverseSde::new(
         ve,

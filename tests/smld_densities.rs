@@ -244,5 +244,8 @@ fn field_grid_holds_density_and_score_at_its_points() {
     assert_eq!(f.scores, law.score(f.points.view()).unwrap());
     assert_eq!(f.points.row(1).to_vec(), vec![-3.0 + 5.0 / 3.0, -3.0]);
     assert!(FieldGrid::of(&GaussianMixture::two_modes_1d(), -1.0, 1.0, 5, 5).is_err());
-    assert!(FieldGrid::of(&law, 1.0, -1.0, 5, 5).unwrap_err().to_string().contains("hi"));
+    assert!(FieldGrid::of(&law, 1.0, -1.0, 5, 5)
+        .unwrap_err()
+        .to_string()
+        .contains("hi"));
 }

@@ -22,11 +22,24 @@ fn quiver_panels_draw_one_contour_and_one_arrow_trace_each() {
 #[test]
 fn line_panels_share_legend_entries_and_refuse_too_many_panels() {
     let c = Curve::new("β", vec![0.0, 1.0], vec![1.0, 2.0]);
-    let p = plot::line_panels("t", "x", &[Panel::new("a", vec![c.clone()]), Panel::new("b", vec![c.clone()]).log_y()]).unwrap();
+    let p = plot::line_panels(
+        "t",
+        "x",
+        &[
+            Panel::new("a", vec![c.clone()]),
+            Panel::new("b", vec![c.clone()]).log_y(),
+        ],
+    )
+    .unwrap();
     let json = p.to_json();
     assert_eq!(json.matches("\"showlegend\":true").count(), 1);
     assert!(json.contains("\"type\":\"log\""));
     assert!(plot::line_panels("t", "x", &[]).is_err());
-    let heat = Heat { x_label: "t".into(), x: vec![0.0, 1.0], y: vec![0.0], z: vec![vec![1.0, 2.0]] };
+    let heat = Heat {
+        x_label: "t".into(),
+        x: vec![0.0, 1.0],
+        y: vec![0.0],
+        z: vec![vec![1.0, 2.0]],
+    };
     assert!(plot::heatmaps("t", "k", &vec![heat; MAX_PANELS + 1]).is_err());
 }

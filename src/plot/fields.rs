@@ -76,14 +76,22 @@ pub fn score_fields(title: &str, panels: &[(&str, &FieldGrid)]) -> Result<Plot> 
         let median = lengths.get(lengths.len() / 2).copied().unwrap_or(0.0);
         let cells = (tails.len() as f64).sqrt().max(2.0) - 1.0;
         let spacing = (field.xs[field.xs.len() - 1] - field.xs[0]) / cells;
-        let scale = if median > 0.0 { 0.5 * spacing / median } else { 0.0 };
+        let scale = if median > 0.0 {
+            0.5 * spacing / median
+        } else {
+            0.0
+        };
         let vectors: Vec<(f64, f64)> = field
             .scores
             .rows()
             .into_iter()
             .map(|r| {
                 let m = r[0].hypot(r[1]);
-                let f = if m > 0.0 { scale.min(0.9 * spacing / m) } else { 0.0 };
+                let f = if m > 0.0 {
+                    scale.min(0.9 * spacing / m)
+                } else {
+                    0.0
+                };
                 (f * r[0], f * r[1])
             })
             .collect();

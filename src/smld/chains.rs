@@ -79,7 +79,7 @@ impl SmldChain {
             Noise::Seed(seed),
             record,
         )?;
-        self.in_sde_time(sol)
+        self.in_sde_time(sol, record, true)
     }
 
     /// Runs the reverse chain from `x_N` with a score of the VE SDE's marginals (`s(x, t)`, e.g.
@@ -99,13 +99,22 @@ impl SmldChain {
             Noise::Seed(seed),
             record,
         )?;
-        self.in_sde_time(sol)
+        self.in_sde_time(sol, record, false)
     }
 
-    fn in_sde_time(&self, mut sol: SdeSolution) -> Result<SdeSolution> {
-        for tau in sol.times.iter_mut() {
-            *tau = time_of_variance(&self.ve, *tau);
-        }
+    /// Replaces the clock times `τ_k` of the recorded states by the level times `t_i`.
+    fn in_sde_time(
+        &self,
+        mut sol: SdeSolution,
+        record: Record,
+        forward: bool,
+    ) -> Result<SdeSolution> {
+        let n = self.levels;
+        sol.times = record
+            .indices(n)?
+            .into_iter()
+            .map(|k| if forward { k } else { n - k } as f64 / n as f64)
+            .collect();
         Ok(sol)
     }
 }

@@ -168,7 +168,11 @@ impl AnnealedLangevin {
             x = level
                 .sample(&score, t, x.view(), seeds.random())
                 .map_err(|e| match e {
-                    Error::InvalidArgument { value, reason, .. } => Error::InvalidArgument {
+                    Error::InvalidArgument {
+                        name: "step",
+                        value,
+                        reason,
+                    } => Error::InvalidArgument {
                         name: "step",
                         value: format!(
                             "{} (ε_{} = {value} at level {} of {})",
