@@ -62,8 +62,8 @@ pub mod prelude {
     pub use crate::plot;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
-    pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
     pub use crate::workbook;
+    pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
     pub use crate::{Error, Result};
     pub use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
 }

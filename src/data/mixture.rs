@@ -228,6 +228,30 @@ impl GaussianMixture {
             .sum())
     }
 
+    /// The Kolmogorov–Smirnov distance `sup_x |F_n(x) − F(x)|` between the empirical CDF of a
+    /// 1-D sample (`n × 1`) and this 1-D mixture. Under `H₀` (the sample is from this law) it
+    /// exceeds `1.95/√n` with probability about 0.1 %.
+    pub fn ks_distance(&self, samples: ArrayView2<f64>) -> Result<f64> {
+        if samples.ncols() != 1 || samples.nrows() == 0 {
+            return Err(Error::Shape(format!(
+                "the KS distance needs a non-empty n × 1 sample, got {:?}",
+                samples.dim()
+            )));
+        }
+        crate::error::all_finite("the KS sample", samples.iter())?;
+        let mut v: Vec<f64> = samples.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        let mut d: f64 = 0.0;
+        for (i, &x) in v.iter().enumerate() {
+            let f = self.cdf_1d(x)?;
+            d = d
+                .max((f - i as f64 / n).abs())
+                .max((f - (i + 1) as f64 / n).abs());
+        }
+        Ok(d)
+    }
+
     /// The law of `α x + σ z` for `x` from this mixture and `z ~ N(0, I)`:
     /// `Σ_k w_k N(α μ_k, α² Σ_k + σ² I)` (the perturbation kernel of seed 001 §3.3).
     pub fn perturbed(&self, alpha: f64, sigma: f64) -> Result<Self> {

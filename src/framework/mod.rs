@@ -5,6 +5,8 @@
 
 mod forward;
 mod marginal;
+mod ve;
 
 pub use forward::{ForwardSde, VpSde};
 pub use marginal::MixtureMarginal;
+pub use ve::VeSde;

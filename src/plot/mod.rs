@@ -6,6 +6,13 @@
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
 pub mod sde_basics;
+mod charts;
+mod fields;
+
+pub use charts::{
+    bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel, MAX_PANELS,
+};
+pub use fields::score_fields;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
