@@ -342,6 +342,8 @@ cmd_test() {
 
     say "browser check self-test: broken pages must fail, ok ones must pass"
     bookcheck_selftest "$summary" || failures+=("browser check self-test (tests/book)")
+    say "site build tests: failed or unexecuted notebooks named and not published as complete"
+    "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
 
     local passed failed
     read -r passed failed < <(awk '{p += $1; f += $2} END {print p + 0, f + 0}' "$summary")

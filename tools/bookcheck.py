@@ -258,7 +258,7 @@ def check_page(driver, page: Path, rel: Path, args) -> PageResult:
             msg = e.get("message", "")
             if info["errors"] and ("Uncaught" in msg or "Failed to load resource" in msg):
                 continue
-            res.reasons.append(f"JavaScript error (console): {msg[:300]}")
+            res.reasons.append(f"JavaScript console error: {msg[:300]}")
         res.plots = len(info["plots"])
         for p in info["plots"]:
             what = []
@@ -282,7 +282,7 @@ def check_page(driver, page: Path, rel: Path, args) -> PageResult:
             res.reasons.append(f"unrendered maths{why}: {len(info['raw'])} raw TeX in the text, e.g. {shown}")
     else:
         for e in console:
-            res.reasons.append(f"JavaScript error (console): {e.get('message', '')[:300]}")
+            res.reasons.append(f"JavaScript console error: {e.get('message', '')[:300]}")
 
     if args.screens:
         try:
