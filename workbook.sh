@@ -155,21 +155,30 @@ print(os.path.join(u.find_spec("jupyter_server_mathjax").submodule_search_locati
 }
 
 # Debian's chromium and chromedriver drive the book's browser check and figure export (never a
-# browser or driver downloaded by a tool); fonts-wqy-microhei gives the screenshots and PNG
-# figures the Chinese of the seeds' headings instead of empty boxes.
+# browser or driver downloaded by a tool): required. fonts-wqy-microhei gives the screenshots and
+# PNG figures the Chinese of the seeds' headings instead of empty boxes: installed along, but
+# only a note when it cannot be.
 browser_missing() {
-    local -a missing=()
-    { command -v chromium || [[ -x /usr/lib/chromium/chromium ]]; } >/dev/null 2>&1 || missing+=(chromium)
-    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-    if ! fc-list :lang=zh family 2>/dev/null | grep -q .; then
-        missing+=(fonts-wqy-microhei)
-    fi
-    ((${#missing[@]} == 0)) || printf '%s\n' "${missing[@]}"
+    { command -v chromium || [[ -x /usr/lib/chromium/chromium ]]; } >/dev/null 2>&1 || echo chromium
+    command -v chromedriver >/dev/null 2>&1 || echo chromium-driver
+}
+
+cjk_font_missing() {
+    [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] && return 1
+    command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh family 2>/dev/null | grep -q . && return 1
+    return 0
 }
 
 ensure_browser() {
     local -a missing
     mapfile -t missing < <(browser_missing)
+    if cjk_font_missing; then
+        if ((${#missing[@]} == 0)) && [[ "$(id -u)" != 0 ]]; then
+            say "note: no Chinese font for the book's screenshots (sudo apt-get install -y fonts-wqy-microhei)"
+        else
+            missing+=(fonts-wqy-microhei)
+        fi
+    fi
     ((${#missing[@]} == 0)) && return 0
     if ! command -v apt-get >/dev/null 2>&1; then
         say "headless browser: missing ${missing[*]} and no apt-get here. Install Chromium and its chromedriver"
@@ -183,8 +192,8 @@ ensure_browser() {
     fi
     say "installing ${missing[*]} with apt-get (once; ~1 min) ..."
     if ! { apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${BROWSER_PACKAGES[@]}"; } >&2; then
-        say "apt-get install ${BROWSER_PACKAGES[*]} failed; check the network (Debian's mirrors), then run setup again."
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}"; } >&2; then
+        say "apt-get install ${missing[*]} failed; check the network (Debian's mirrors), then run setup again."
         return 1
     fi
     mapfile -t missing < <(browser_missing)
@@ -192,6 +201,8 @@ ensure_browser() {
         say "still missing after apt-get install: ${missing[*]}"
         return 1
     fi
+    cjk_font_missing && say "note: still no Chinese font; screenshots will show boxes for Chinese text"
+    return 0
 }
 
 setup() {

@@ -375,7 +375,7 @@ def build(args) -> int:
           + (", ".join(f"{k} (v{v})" for k, v in plotly.versions.items()) or "none embedded"), flush=True)
     for e in bad:
         what = "FAILED (page under a banner)" if e.page else "NOT EXECUTED (no page)"
-        print(f"book: {what}: notebooks/{e.rel}: {e.reason}", file=sys.stderr, flush=True)
+        print(f"book: {what}: {os.path.join(args.notebooks, e.rel)}: {e.reason}", file=sys.stderr, flush=True)
     return 1 if bad else 0
 
 

@@ -174,7 +174,10 @@ class PageResult:
 
 def find_binary(env: str, names: list[str]) -> str | None:
     if os.environ.get(env):
-        return os.environ[env]
+        path = os.environ[env]
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise RuntimeError(f"{env}={path} is not an executable file")
+        return path
     for name in names:
         if os.path.isabs(name) and os.access(name, os.X_OK):
             return name

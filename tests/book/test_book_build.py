@@ -179,7 +179,7 @@ class BookBuild(unittest.TestCase):
         code, err = self.build()
         self.assertEqual(code, 1)
         for name in ("01_bad", "02_never", "03_stale", "04_partial"):
-            self.assertIn(f"notebooks/{name}.ipynb", err)
+            self.assertIn(os.path.join(self.src, f"{name}.ipynb"), err)
         self.assertIn("panic: boom", err)
         self.assertNotIn("00_ok", err)
         index = self.page("index.html")
