@@ -110,7 +110,8 @@ def seeds_from_headings(heads: list[tuple[int, str]]) -> str:
 
 def describe(nb, rel: str) -> tuple[str, str]:
     """(title, seeds) of a notebook: its metadata, else its headings, else its file name."""
-    meta = nb.metadata.get(META_KEY, {}) if nb is not None else {}
+    meta = nb.metadata.get(META_KEY) if nb is not None else None
+    meta = meta if isinstance(meta, dict) else {}
     heads = headings(nb) if nb is not None else []
     title = meta.get("title") or (heads[0][1] if heads else "") or os.path.basename(rel)[: -len(".ipynb")]
     seeds = meta.get("seeds") or ""
@@ -302,10 +303,13 @@ def list_notebooks(root: str) -> list[str]:
 
 
 def read(path: str):
+    """(notebook, None), (None, None) when there is no file, (None, why) when it is unreadable."""
     try:
-        return nbformat.read(path, as_version=4)
+        return nbformat.read(path, as_version=4), None
     except FileNotFoundError:
-        return None
+        return None, None
+    except Exception as e:  # invalid JSON, not a notebook
+        return None, f"unreadable: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
 
 
 def build(args) -> int:
@@ -322,9 +326,11 @@ def build(args) -> int:
 
     entries, executed = [], {}
     for rel in rels:
-        source = read(os.path.join(args.notebooks, rel))
-        run = read(os.path.join(args.executed, rel))
+        source, _ = read(os.path.join(args.notebooks, rel))
+        run, unreadable = read(os.path.join(args.executed, rel))
         status, reason, quick = run_status(run)
+        if unreadable:
+            reason = f"executed copy {unreadable}"
         title, seeds = describe(source if source is not None else run, rel)
         e = Entry(rel, title, seeds, status, reason, quick)
         if run is not None and status != "not executed":

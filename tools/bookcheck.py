@@ -374,8 +374,8 @@ def main(argv=None) -> int:
         shutil.rmtree(profile, ignore_errors=True)
     passed = sum(ok for _, ok in results)
     failed = len(results) - passed
-    where = "".join(f"; screenshots in {args.screens}" for _ in [0] if args.screens)
-    where += f"; figures in {args.figures}" if args.figures else ""
+    where = (f"; screenshots in {args.screens}" if args.screens else "") + (
+        f"; figures in {args.figures}" if args.figures else "")
     print(f"bookcheck: {passed} passed, {failed} failed ({time.monotonic() - t0:.1f} s{where})", flush=True)
     if args.summary:
         with open(args.summary, "a") as f:

@@ -176,9 +176,12 @@ class BookBuild(unittest.TestCase):
         self.put("03_stale.ipynb", stale, run)
         self.put("04_partial.ipynb", partial, executed(partial, run_all=False))
         self.put("05_ok.ipynb", ok2, executed(ok2))
+        self.put("06_garbled.ipynb", notebook("Chapter 6"))
+        with open(os.path.join(self.exe, "06_garbled.ipynb"), "w") as f:
+            f.write('{"cells": [')  # a run cut off while writing
         code, err = self.build()
         self.assertEqual(code, 1)
-        for name in ("01_bad", "02_never", "03_stale", "04_partial"):
+        for name in ("01_bad", "02_never", "03_stale", "04_partial", "06_garbled"):
             self.assertIn(os.path.join(self.src, f"{name}.ipynb"), err)
         self.assertIn("panic: boom", err)
         self.assertNotIn("00_ok", err)
@@ -191,11 +194,12 @@ class BookBuild(unittest.TestCase):
         self.assertRegex(index, r'04_partial</td><td><a href="04_partial.html">Chapter 4</a><div class=state>'
                                 r'<span class="bad">FAILED</span> cell 2 was never executed')
         # Never executed (or not by the runner): no page, no link.
-        for name, title in (("02_never", "Chapter 2"), ("03_stale", "Chapter 3")):
+        for name, title in (("02_never", "Chapter 2"), ("03_stale", "Chapter 3"), ("06_garbled", "Chapter 6")):
             self.assertFalse(os.path.exists(os.path.join(self.out, f"{name}.html")))
             self.assertNotIn(f'href="{name}.html"', index)
             self.assertRegex(index, rf'{name}</td><td>{title}<div class=state><span class="bad">NOT EXECUTED')
-        self.assertIn("4 of 6 notebook(s) are not complete", index)
+        self.assertIn("5 of 7 notebook(s) are not complete", index)
+        self.assertIn("executed copy unreadable", index)
         # The chain of chapters skips all of them.
         self.assertEqual(Tags(self.page("00_ok.html")).links, {"next": "05_ok.html"})
         self.assertEqual(Tags(self.page("05_ok.html")).links, {"prev": "00_ok.html"})
