@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The single entry point of the workbook's notebook machinery.
 #
-#   ./workbook.sh setup   install/check the toolchain (idempotent; seconds when warm)
+#   ./workbook.sh setup   install/check the toolchain and the headless browser (idempotent)
 #   ./workbook.sh lab     setup, then JupyterLab on notebooks/
-#   ./workbook.sh book    setup, execute every notebook (full size) and export HTML to target/book/
-#   ./workbook.sh test    setup, cargo tests, every notebook at reduced size (WORKBOOK_QUICK=1),
-#                         and the runner's self-test; ends with "N passed, M failed" (notebooks)
+#   ./workbook.sh book    setup, execute every notebook (full size), build the site target/book/,
+#                         check every page in headless Chromium, export the figures (SVG, PNG)
+#   ./workbook.sh test    setup, cargo tests, every notebook once at reduced size (WORKBOOK_QUICK=1),
+#                         the site built from those runs and checked in the browser, the runner's
+#                         and the browser check's self-tests; ends with "N passed, M failed"
+#                         (notebooks, book pages and self-test fixtures)
 #
 # Everything installed lives in a per-user cache outside the checkout:
 #   ${WORKBOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diffusion-sde-workbook}
@@ -13,7 +16,8 @@
 #     venv-<hash of tools/requirements.txt>/   JupyterLab, nbclient, nbconvert (+ kernelspec `rust`)
 #     evcxr-build/slot-N/                 persistent evcxr build dirs, one per live kernel
 #     assets/mathjax/                     MathJax 2.7 for the offline HTML book
-# The checkout gets a `.venv` symlink to the venv in use.
+# The checkout gets a `.venv` symlink to the venv in use. The browser check and the figure export
+# use Debian's chromium + chromium-driver (apt-get, installed by setup when run as root).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +30,9 @@ EVCXR_BIN="$EVCXR_ROOT/bin/evcxr_jupyter"
 REQUIREMENTS="$ROOT/tools/requirements.txt"
 KERNEL_WRAPPER="$ROOT/tools/evcxr-kernel.sh"
 RUNNER="$ROOT/tools/nbrun.py"
-MATHJAX_CONFIG="TeX-AMS-MML_HTMLorMML-full,Safe"
+EXECUTED="$ROOT/target/executed" # the runner's executed copies, input of the site build
+BOOK="$ROOT/target/book"
+BROWSER_PACKAGES=(chromium chromium-driver fonts-wqy-microhei)
 
 say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
@@ -148,6 +154,57 @@ print(os.path.join(u.find_spec("jupyter_server_mathjax").submodule_search_locati
     # plotly.js is embedded by the crate (plotly's plotly_embed_js feature): nothing to fetch.
 }
 
+# Debian's chromium and chromedriver drive the book's browser check and figure export (never a
+# browser or driver downloaded by a tool): required. fonts-wqy-microhei gives the screenshots and
+# PNG figures the Chinese of the seeds' headings instead of empty boxes: installed along, but
+# only a note when it cannot be.
+browser_missing() {
+    { command -v chromium || [[ -x /usr/lib/chromium/chromium ]]; } >/dev/null 2>&1 || echo chromium
+    command -v chromedriver >/dev/null 2>&1 || echo chromium-driver
+}
+
+cjk_font_missing() {
+    [[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] && return 1
+    command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh family 2>/dev/null | grep -q . && return 1
+    return 0
+}
+
+ensure_browser() {
+    local -a missing
+    mapfile -t missing < <(browser_missing)
+    if cjk_font_missing; then
+        if ((${#missing[@]} == 0)) && [[ "$(id -u)" != 0 ]]; then
+            say "note: no Chinese font for the book's screenshots (sudo apt-get install -y fonts-wqy-microhei)"
+        else
+            missing+=(fonts-wqy-microhei)
+        fi
+    fi
+    ((${#missing[@]} == 0)) && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "headless browser: missing ${missing[*]} and no apt-get here. Install Chromium and its chromedriver"
+        say "with your system's packages (or point CHROMIUM and CHROMEDRIVER at them); never a downloaded build."
+        return 1
+    fi
+    if [[ "$(id -u)" != 0 ]]; then
+        say "headless browser: missing ${missing[*]} (for ./workbook.sh book and the browser check). Run:"
+        say "  sudo apt-get update && sudo apt-get install -y ${BROWSER_PACKAGES[*]}"
+        return 1
+    fi
+    say "installing ${missing[*]} with apt-get (once; ~1 min) ..."
+    if ! { apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}"; } >&2; then
+        say "apt-get install ${missing[*]} failed; check the network (Debian's mirrors), then run setup again."
+        return 1
+    fi
+    mapfile -t missing < <(browser_missing)
+    if ((${#missing[@]} > 0)); then
+        say "still missing after apt-get install: ${missing[*]}"
+        return 1
+    fi
+    cjk_font_missing && say "note: still no Chinese font; screenshots will show boxes for Chinese text"
+    return 0
+}
+
 setup() {
     check_prerequisites
     mkdir -p "$CACHE"
@@ -199,48 +256,65 @@ cmd_lab() {
     exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 
+# Execute notebooks once (the runner's --output-dir keeps the executed copies, each with the
+# run's result in its metadata) for build_site. Arguments: runner options, then the notebooks.
+run_notebooks_for_book() {
+    rm -rf "$EXECUTED"
+    mkdir -p "$EXECUTED"
+    runner --relative-to "$ROOT/notebooks" --output-dir "$EXECUTED" "$@"
+}
+
+# The one site build, for `book` (full size) and `test` (reduced size): target/book/ from the
+# executed copies (tools/book.py), then every page opened in headless Chromium (tools/bookcheck.py:
+# fails on JavaScript errors, empty plots, unrendered maths; screenshots and figures).
+# Sets SITE_FAILURES. Optional argument: a summary file for the page counts.
+build_site() {
+    local summary="${1:-}"
+    SITE_FAILURES=()
+    say "site: $BOOK from $EXECUTED"
+    if ! "$VENV/bin/python" "$ROOT/tools/book.py" --notebooks "$ROOT/notebooks" --executed "$EXECUTED" \
+        --out "$BOOK" --mathjax "$CACHE/assets/mathjax"; then
+        SITE_FAILURES+=("book: notebooks not complete (named above)")
+    fi
+    if [[ ! -f "$BOOK/index.html" ]]; then
+        SITE_FAILURES+=("book: no site was built")
+        return 1
+    fi
+    say "browser check: every page of $BOOK in headless Chromium (screenshots, figures)"
+    "$VENV/bin/python" "$ROOT/tools/bookcheck.py" --screens "$BOOK/screens" --figures "$BOOK/figures" \
+        ${summary:+--summary "$summary"} "$BOOK" || SITE_FAILURES+=("browser check of $BOOK")
+    ((${#SITE_FAILURES[@]} == 0))
+}
+
+# The browser check's own test: pages broken on purpose (tests/book/broken_*.html, each naming
+# the failure it must produce) must fail, the good ones must pass.
+bookcheck_selftest() {
+    local summary="$1" dir="$ROOT/target/bookcheck-selftest" status=0
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$ROOT"/tests/book/*.html "$dir/"
+    ln -s "$CACHE/assets/mathjax" "$dir/mathjax"
+    "$VENV/bin/python" "$ROOT/tools/bookcheck.py" --summary "$summary" --expect-fail "$dir"/broken_*.html || status=1
+    "$VENV/bin/python" "$ROOT/tools/bookcheck.py" --summary "$summary" "$dir"/ok_*.html || status=1
+    return "$status"
+}
+
 cmd_book() {
     setup
+    ensure_browser || die "the book needs the headless browser (see above)"
     unset WORKBOOK_QUICK
-    local book="$ROOT/target/book" executed="$ROOT/target/book/executed"
     local -a notebooks
     mapfile -t notebooks < <(list_notebooks)
     if ((${#notebooks[@]} == 0)); then
         die "no notebooks under notebooks/"
     fi
-    rm -rf "$book"
-    mkdir -p "$executed"
-    # A self-contained folder: MathJax copied in, referenced relatively.
-    cp -r "$CACHE/assets/mathjax" "$book/mathjax"
-
     local status=0
-    runner --relative-to "$ROOT/notebooks" --output-dir "$executed" "${notebooks[@]}" || status=$?
-
-    local nb rel out_dir up
-    for nb in "${notebooks[@]}"; do
-        rel="${nb#"$ROOT/notebooks/"}"
-        [[ -f "$executed/$rel" ]] || continue
-        out_dir="$book/$(dirname "$rel")"
-        # ../ for each folder level below target/book
-        up="$(dirname "$rel" | awk -F/ '$0 == "." {print ""; next} {s=""; for (i = 1; i <= NF; i++) s = s "../"; print s}')"
-        mkdir -p "$out_dir"
-        "$VENV/bin/jupyter" nbconvert --to html --log-level=WARN --template-file "$ROOT/tools/book.html.j2" \
-            --HTMLExporter.mathjax_url="${up}mathjax/MathJax.js?config=$MATHJAX_CONFIG" \
-            --output-dir "$out_dir" "$executed/$rel" || status=1
-    done
-    "$VENV/bin/python" - "$book" <<'PY' || status=1
-import html, os, sys
-book = sys.argv[1]
-pages = []
-for d, dirs, files in os.walk(book):
-    dirs[:] = sorted(x for x in dirs if x not in ("executed", "mathjax"))
-    pages += [os.path.relpath(os.path.join(d, f), book) for f in files if f.endswith(".html") and f != "index.html"]
-items = "\n".join(f'<li><a href="{html.escape(p)}">{html.escape(p[:-5])}</a></li>' for p in sorted(pages))
-with open(os.path.join(book, "index.html"), "w") as f:
-    f.write(f"<!doctype html><meta charset=utf-8><title>Diffusion SDE workbook</title>"
-            f"<h1>Diffusion SDE workbook</h1><ul>\n{items}\n</ul>\n")
-PY
-    say "book: $book/index.html"
+    run_notebooks_for_book "${notebooks[@]}" || status=1
+    build_site || status=1
+    if ((${#SITE_FAILURES[@]} > 0)); then
+        printf 'FAILED: %s\n' "${SITE_FAILURES[@]}"
+    fi
+    say "book: $BOOK/index.html (screenshots: $BOOK/screens, figures: $BOOK/figures)"
     return "$status"
 }
 
@@ -251,6 +325,8 @@ cmd_test() {
     # shellcheck disable=SC2064  # expand now: $summary is local
     trap "rm -f '$summary'" EXIT
 
+    ensure_browser || failures+=("headless browser missing (see the first lines)")
+
     say "cargo test --all-targets"
     cargo test --all-targets || failures+=("cargo test --all-targets")
     say "cargo test --doc"
@@ -260,8 +336,11 @@ cmd_test() {
     mapfile -t notebooks < <(list_notebooks)
     export WORKBOOK_QUICK=1
     if ((${#notebooks[@]} > 0)); then
+        # Once each, at reduced size; the executed copies are also the book's input.
         say "notebooks (WORKBOOK_QUICK=1)"
-        runner --summary "$summary" "${notebooks[@]}" || failures+=("notebooks")
+        run_notebooks_for_book --summary "$summary" "${notebooks[@]}" || failures+=("notebooks")
+        say "book (reduced size) from those runs: $BOOK"
+        build_site "$summary" || failures+=("${SITE_FAILURES[@]}")
     else
         say "no notebooks under notebooks/ yet"
     fi
@@ -271,6 +350,11 @@ cmd_test() {
         failures+=("runner self-test (--expect-fail)")
     runner --summary "$summary" "$ROOT"/tests/notebooks/ok_*.ipynb ||
         failures+=("runner self-test (ok notebooks)")
+
+    say "browser check self-test: broken pages must fail, ok ones must pass"
+    bookcheck_selftest "$summary" || failures+=("browser check self-test (tests/book)")
+    say "site build tests: failed or unexecuted notebooks named and not published as complete"
+    "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
 
     local passed failed
     read -r passed failed < <(awk '{p += $1; f += $2} END {print p + 0, f + 0}' "$summary")
@@ -285,7 +369,7 @@ main() {
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
-        setup) setup ;;
+        setup) setup && ensure_browser ;;
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;

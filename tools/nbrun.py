@@ -17,6 +17,9 @@ too (see StrictClient).
 
 With --expect-fail every notebook given must fail (the runner's self-test); a notebook whose
 metadata has {"nbrun": {"expect_failure": "TEXT"}} must fail with TEXT in its reason.
+With --output-dir every executed copy (also a failed one, up to where it stopped) carries the
+run's result in its metadata, {"nbrun_result": {"status": "passed"|"failed", "failure": ...,
+"quick": ...}}: the book build (tools/book.py) publishes only passed runs as complete.
 Exit status 1 if any notebook did not do what was expected, 0 otherwise.
 """
 from __future__ import annotations
@@ -293,6 +296,28 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
     return res, nb
 
 
+RESULT_KEY = "nbrun_result"
+
+
+def quick_mode() -> bool:
+    """WORKBOOK_QUICK as the crate reads it (src/workbook.rs): set, not empty, not "0"."""
+    return os.environ.get("WORKBOOK_QUICK", "") not in ("", "0")
+
+
+def result_metadata(res: Result) -> dict:
+    """What the book build (tools/book.py) reads to tell a complete run from a failed one."""
+    meta = {
+        "status": "failed" if res.failed else "passed",
+        "quick": quick_mode(),
+        "code_cells": res.code_cells,
+        "executed_cells": res.executed,
+        "seconds": round(res.seconds, 1),
+    }
+    if res.failed:
+        meta["failure"] = f"{res.where()}: {res.reason}"
+    return meta
+
+
 def output_path_for(path: str, args) -> str:
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(args.relative_to))
     if rel.startswith(".." + os.sep) or rel == "..":
@@ -310,7 +335,9 @@ def main(argv=None) -> int:
                    help="timeout of every other cell (default 300 s)")
     p.add_argument("--startup-timeout", type=int, default=120, metavar="S",
                    help="how long the kernel may take to start (default 120 s)")
-    p.add_argument("--output-dir", metavar="DIR", help="write executed notebooks here")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="write executed notebooks here, with the run's result in their metadata "
+                        f"({RESULT_KEY!r}: status, failure, quick, ...)")
     p.add_argument("--relative-to", default=".", metavar="DIR",
                    help="keep notebook paths relative to DIR under --output-dir (default: .)")
     p.add_argument("--expect-fail", action="store_true",
@@ -324,7 +351,7 @@ def main(argv=None) -> int:
 
     results = []
     mode = "expect-fail" if args.expect_fail else "run"
-    quick = " WORKBOOK_QUICK=1" if os.environ.get("WORKBOOK_QUICK") else ""
+    quick = " WORKBOOK_QUICK=1" if quick_mode() else ""
     print(f"nbrun ({mode}{quick}): {len(args.notebooks)} notebook(s)", flush=True)
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -344,6 +371,7 @@ def main(argv=None) -> int:
         if args.output_dir and nb is not None:
             out = output_path_for(path, args)
             os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+            nb.metadata[RESULT_KEY] = result_metadata(res)
             nbformat.write(nb, out)
         ok = res.failed if args.expect_fail else not res.failed
         if args.expect_fail and res.failed:
