@@ -5,12 +5,14 @@
 //!   mean/variance ODEs;
 //! - the lemma "perturbation kernel ⇔ linear SDE" ([`KernelSde`], [`linear_sde_coefficients`]);
 //! - seed 001's Table 1 as checkable data ([`table1`]);
-//! - the exact marginals of mixture data ([`MixtureMarginal`]).
+//! - the exact marginals of mixture data ([`MixtureMarginal`]);
+//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
 
 mod affine;
 mod forward;
 mod kernel_lemma;
 mod marginal;
+pub mod samplers;
 mod subvp;
 pub mod table1;
 mod ve;
