@@ -54,6 +54,24 @@ pub trait ForwardSde: Sde {
     }
 }
 
+impl<S: ForwardSde + ?Sized> ForwardSde for &S {
+    fn t_max(&self) -> f64 {
+        (**self).t_max()
+    }
+    fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)> {
+        (**self).marginal_mean_std(t)
+    }
+    fn prior_std(&self) -> f64 {
+        (**self).prior_std()
+    }
+    fn prior_sample(&self, n: usize, d: usize, rng: &mut Rng) -> Array2<f64> {
+        (**self).prior_sample(n, d, rng)
+    }
+    fn prior_log_density(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        (**self).prior_log_density(x)
+    }
+}
+
 /// `t` if it lies in `[0, t_max]`, else an error naming it (shared by the forward SDEs).
 pub(crate) fn check_time(t: f64, t_max: f64) -> Result<f64> {
     if t.is_finite() && (0.0..=t_max).contains(&t) {

@@ -5,11 +5,13 @@
 //!   mean/variance ODEs;
 //! - the lemma "perturbation kernel ⇔ linear SDE" ([`KernelSde`], [`linear_sde_coefficients`]);
 //! - seed 001's Table 1 as checkable data ([`table1`]);
-//! - the exact marginals of mixture data ([`MixtureMarginal`]);
+//! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
+//!   closed-form Gaussian example ([`GaussianExample`]);
 //! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
 
 mod affine;
 mod forward;
+mod gaussian;
 mod kernel_lemma;
 mod marginal;
 pub mod samplers;
@@ -19,6 +21,7 @@ mod ve;
 
 pub use affine::{AffineSde, TimeFn, AFFINE_STEPS};
 pub use forward::{ForwardSde, VpSde};
+pub use gaussian::GaussianExample;
 pub use kernel_lemma::{linear_sde_coefficients, KernelSde};
 pub use marginal::MixtureMarginal;
 pub use subvp::SubVpSde;

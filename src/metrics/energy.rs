@@ -40,14 +40,14 @@ fn mean_distance(a: ArrayView2<f64>, b: ArrayView2<f64>, same: bool) -> f64 {
     }
 }
 
-/// `E|X − Y|` estimated over all pairs (used by the floor's test).
-#[cfg(test)]
-pub(super) fn mean_pair_distance(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
-    mean_distance(x, y, false)
+/// `(mean |x_i − y_j|, mean |x_i − x_k|, mean |y_j − y_l|)` over all pairs.
+pub(super) fn energy_terms(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<(f64, f64, f64)> {
+    check_sets(x, y)?;
+    Ok((mean_distance(x, y, false), mean_distance(x, x, true), mean_distance(y, y, true)))
 }
 
 /// The squared energy distance between the rows of `x` and of `y` (V-statistic).
 pub fn energy_distance(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
-    check_sets(x, y)?;
-    Ok(2.0 * mean_distance(x, y, false) - mean_distance(x, x, true) - mean_distance(y, y, true))
+    let (xy, xx, yy) = energy_terms(x, y)?;
+    Ok(2.0 * xy - xx - yy)
 }

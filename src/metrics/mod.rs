@@ -81,8 +81,9 @@ mod tests {
         let floor = noise_floor(&data, n, reps, 7).unwrap();
         let big = data.sample(3000, 8);
         let big2 = data.sample(3000, 9);
-        let d = energy::mean_pair_distance(big.view(), big2.view());
+        let d = energy::energy_terms(big.view(), big2.view()).unwrap().0;
         let expected = d * 2.0 / n as f64;
+        assert!((floor.energy_expected() - expected).abs() < 0.02 * expected);
         let e: Vec<f64> = floor.reps.iter().map(|q| q.energy).collect();
         let m = floor.energy_mean();
         let sd = (e.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (reps - 1) as f64).sqrt();

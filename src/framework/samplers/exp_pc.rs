@@ -166,3 +166,33 @@ impl Sampler for ExpPc {
         run(self, Model { sde, score }, x_start, &grid, seed, record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::weights;
+
+    /// The weights integrate `e^{u−h} P(u)` exactly for polynomials of degree < nodes
+    /// (checked against Simpson's rule on a fine grid).
+    #[test]
+    fn weights_integrate_polynomials_exactly() {
+        let h = 0.7;
+        let nodes = [-0.9, -0.4, h];
+        let w = weights(&nodes, h);
+        for p in [[1.0, 0.0, 0.0], [0.3, -2.0, 0.0], [-1.0, 0.5, 1.5]] {
+            let poly = |u: f64| p[0] + p[1] * u + p[2] * u * u;
+            let m = 2000;
+            let dx = h / m as f64;
+            let simpson: f64 = (0..=m)
+                .map(|k| {
+                    let u = k as f64 * dx;
+                    let c = if k == 0 || k == m { 1.0 } else if k % 2 == 1 { 4.0 } else { 2.0 };
+                    c * (u - h).exp() * poly(u)
+                })
+                .sum::<f64>()
+                * dx
+                / 3.0;
+            let rule: f64 = w.iter().zip(nodes).map(|(w, u)| w * poly(u)).sum();
+            assert!((rule - simpson).abs() < 1e-12, "{rule} vs {simpson}");
+        }
+    }
+}
