@@ -7,9 +7,11 @@
 //! - seed 001's Table 1 as checkable data ([`table1`]);
 //! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
 //!   closed-form Gaussian example ([`GaussianExample`]);
+//! - denoising score matching for candle networks ([`dsm`]);
 //! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
 
 mod affine;
+pub mod dsm;
 mod forward;
 mod gaussian;
 mod kernel_lemma;
