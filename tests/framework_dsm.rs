@@ -68,6 +68,19 @@ fn trained_network_approximates_the_true_score() {
     assert!(trained < 0.2, "trained error {trained}");
     let l_after = loss(&learned);
     assert!(l_after - l_true < 0.1 * (l_before - l_true), "{l_true} {l_before} {l_after}");
+    // The samplers run the network exactly as the closed-form score: from the prior (energy
+    // distance ≈ 0.4 to the data) to within 0.05 of the data with this short-trained net
+    // (measured 0.015–0.022; with the true score ≈ the floor 2E|X−X'|/n ≈ 0.002).
+    use diffusion_sde::framework::samplers::{sample_from_prior, ExpPc, ReverseEulerMaruyama, Sampler};
+    use diffusion_sde::metrics::energy_distance;
+    let fresh = data.sample(2000, 12);
+    let prior = sde.prior_sample(2000, 2, &mut rng::seeded(15));
+    let ed_prior = energy_distance(prior.view(), fresh.view()).unwrap();
+    for s in [Box::new(ReverseEulerMaruyama::new(200)) as Box<dyn Sampler>, Box::new(ExpPc::new(15))] {
+        let y = sample_from_prior(s.as_ref(), &sde, &learned, 2000, 2, 14).unwrap();
+        let ed = energy_distance(y.last().view(), fresh.view()).unwrap();
+        assert!(ed < 0.05 && ed_prior > 0.3, "{}: ED {ed} (prior {ed_prior})", s.name());
+    }
 }
 
 /// The appendix-sized network trained for the appendix's 2000 steps: error below 0.1 on the
