@@ -49,6 +49,12 @@ pub mod workbook;
 
 pub use error::{Error, Result};
 
+// Notebooks see only the crates they `:dep`; these re-exports give them the same versions.
+pub use candle_core;
+pub use candle_nn;
+pub use ndarray;
+pub use plotly;
+
 /// What a notebook needs in scope: `use diffusion_sde::prelude::*;`.
 pub mod prelude {
     pub use crate::data::GaussianMixture;
@@ -56,8 +62,8 @@ pub mod prelude {
     pub use crate::plot;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
-    pub use crate::workbook;
     pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
+    pub use crate::workbook;
     pub use crate::{Error, Result};
     pub use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
 }

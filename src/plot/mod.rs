@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotly::common::{Line, Mode};
-use plotly::layout::{Axis, Layout};
+use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid};
 use plotly::{Histogram, Plot, Scatter};
 
 /// HTML that Jupyter displays when it is the value of a cell.
@@ -89,5 +89,65 @@ pub fn histogram_with_density(title: &str, samples: &[f64], xs: &[f64], density:
             .name("closed form"),
     );
     plot.set_layout(layout(title, "x", "density"));
+    plot
+}
+
+/// One panel of [`histograms_with_densities`]: a label, samples, and a density curve `(xs, p(xs))`.
+pub struct DensityPanel {
+    /// Panel title, e.g. `"t = 0.3"`.
+    pub label: String,
+    /// The particles.
+    pub samples: Vec<f64>,
+    /// Where the density is evaluated.
+    pub xs: Vec<f64>,
+    /// The closed-form density at `xs`.
+    pub density: Vec<f64>,
+}
+
+/// Side-by-side normalised histograms, each with its closed-form density.
+pub fn histograms_with_densities(title: &str, panels: &[DensityPanel]) -> Plot {
+    let mut plot = Plot::new();
+    for (i, p) in panels.iter().enumerate() {
+        let (xa, ya) = (format!("x{}", i + 1), format!("y{}", i + 1));
+        plot.add_trace(
+            Histogram::new(p.samples.clone())
+                .hist_norm(plotly::histogram::HistNorm::ProbabilityDensity)
+                .n_bins_x(50)
+                .opacity(0.6)
+                .marker(plotly::common::Marker::new().color("#4C78A8"))
+                .name(format!("particles, {}", p.label))
+                .show_legend(false)
+                .x_axis(&xa)
+                .y_axis(&ya),
+        );
+        plot.add_trace(
+            Scatter::new(p.xs.clone(), p.density.clone())
+                .mode(Mode::Lines)
+                .line(Line::new().color("#E45756"))
+                .name(format!("closed form, {}", p.label))
+                .show_legend(false)
+                .x_axis(&xa)
+                .y_axis(&ya),
+        );
+    }
+    let mut layout = Layout::new().title(title).height(360).grid(
+        LayoutGrid::new()
+            .rows(1)
+            .columns(panels.len())
+            .pattern(GridPattern::Independent),
+    );
+    for (i, p) in panels.iter().enumerate() {
+        let axis = Axis::new().title(p.label.as_str());
+        layout = match i {
+            0 => layout.x_axis(axis),
+            1 => layout.x_axis2(axis),
+            2 => layout.x_axis3(axis),
+            3 => layout.x_axis4(axis),
+            4 => layout.x_axis5(axis),
+            5 => layout.x_axis6(axis),
+            _ => layout,
+        };
+    }
+    plot.set_layout(layout);
     plot
 }
