@@ -16,7 +16,7 @@ use super::{Sampler, Schedule};
 use crate::framework::ForwardSde;
 use crate::rng::Rng;
 use crate::sde_basics::{ProbabilityFlow, Score};
-use crate::solvers::{OdeSystem, Record, SdeSolution};
+use crate::solvers::{OdeSystem, Record, SdeSolution, TimeGrid};
 use crate::Result;
 
 /// The fixed-step ODE method.
@@ -80,6 +80,24 @@ impl ReverseStep for PfOde {
             }
         }
     }
+}
+
+/// The PF-ODE of `sde` with `score` integrated with `method` over any grid — decreasing
+/// (sampling, `T → ε`) or increasing (encoding data into latents, `0 → T`): unlike an SDE,
+/// the ODE runs both ways (seed 001 §3.1.4, advantage (1); §3.2.2 "逆映射").
+pub fn solve(
+    method: PfMethod,
+    sde: &dyn ForwardSde,
+    score: &dyn Score,
+    x0: ArrayView2<f64>,
+    grid: &TimeGrid,
+    record: Record,
+) -> Result<SdeSolution> {
+    let stepper = PfOde {
+        method,
+        schedule: Schedule::new(grid.steps()),
+    };
+    run(&stepper, Model { sde, score }, x0, grid, 0, record)
 }
 
 impl Sampler for PfOde {
