@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use candle_core::Device;
 use diffusion_sde::framework::dsm::{train_dsm, DsmConfig};
-use diffusion_sde::framework::samplers::{sample_from_prior, Family, ReverseEulerMaruyama, Sampler};
+use diffusion_sde::framework::samplers::{
+    sample_from_prior, Family, ReverseEulerMaruyama, Sampler,
+};
 use diffusion_sde::models::{LearnedScore, ScoreNet, ScoreNetConfig};
 use diffusion_sde::prelude::*;
 
@@ -40,12 +42,24 @@ fn main() -> Result<()> {
     // Warm-up (allocations, first-touch), then the timed run.
     train_dsm(&net, &sde, x.view(), &DsmConfig::new(20, 1))?;
     let log = train_dsm(&net, &sde, x.view(), &DsmConfig::new(steps, 2))?;
-    println!("\n## Training (appendix MLP, {} parameters, full batch 1000)\n", net.num_parameters());
+    println!(
+        "\n## Training (appendix MLP, {} parameters, full batch 1000)\n",
+        net.num_parameters()
+    );
     println!("| steps | seconds | steps/s |\n|---:|---:|---:|");
-    println!("| {steps} | {:.2} | {:.1} |", log.seconds, log.steps_per_second());
+    println!(
+        "| {steps} | {:.2} | {:.1} |",
+        log.seconds,
+        log.steps_per_second()
+    );
 
     // The learned score of a network trained as long as the appendix (2000 steps).
-    train_dsm(&net, &sde, x.view(), &DsmConfig::new(2000usize.saturating_sub(steps + 20), 3))?;
+    train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig::new(2000usize.saturating_sub(steps + 20), 3),
+    )?;
     let learned = LearnedScore::new(&net, sde);
     let exact = MixtureMarginal::new(sde, data);
 
@@ -55,11 +69,19 @@ fn main() -> Result<()> {
     samplers.extend(Family::ALL.iter().filter_map(|f| f.at_budget(100)));
     samplers.extend(Family::DormandPrince.ladder(&[]).into_iter().nth(2));
     for s in &samplers {
-        for (label, score, count) in [("closed form", &exact as &dyn Score, n), ("learned", &learned, n / 5)] {
+        for (label, score, count) in [
+            ("closed form", &exact as &dyn Score, n),
+            ("learned", &learned, n / 5),
+        ] {
             let start = Instant::now();
             let out = sample_from_prior(s.as_ref(), &sde, score, count, 2, 7)?;
             let secs = start.elapsed().as_secs_f64();
-            println!("| {} | {} | {label} | {count} | {secs:.3} | {:.0} |", s.name(), out.nfe, count as f64 / secs);
+            println!(
+                "| {} | {} | {label} | {count} | {secs:.3} | {:.0} |",
+                s.name(),
+                out.nfe,
+                count as f64 / secs
+            );
         }
     }
     Ok(())

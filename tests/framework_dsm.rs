@@ -2,13 +2,18 @@
 //! p_t), checked on the appendix mixture whose ∇log p_t is known in closed form.
 
 use candle_core::Device;
-use diffusion_sde::framework::dsm::{dsm_loss, score_error, train_dsm, Batch, DsmConfig, Weighting};
+use diffusion_sde::framework::dsm::{
+    dsm_loss, score_error, train_dsm, Batch, DsmConfig, Weighting,
+};
 use diffusion_sde::models::{LearnedScore, ScoreNet, ScoreNetConfig, TimeEmbedding};
 use diffusion_sde::prelude::*;
 
 fn small_net(seed: u64) -> ScoreNet {
     let config = ScoreNetConfig {
-        embedding: TimeEmbedding::GaussianFourier { dim: 16, scale: 2.0 },
+        embedding: TimeEmbedding::GaussianFourier {
+            dim: 16,
+            scale: 2.0,
+        },
         hidden: vec![64, 64],
         ..ScoreNetConfig::appendix()
     };
@@ -17,7 +22,15 @@ fn small_net(seed: u64) -> ScoreNet {
 
 fn mean_error(score: &dyn Score, truth: &MixtureMarginal<VpSde>) -> f64 {
     let times: Vec<f64> = (1..=10).map(|k| k as f64 / 10.0).collect();
-    let e = score_error(score, truth, |t, n, s| Ok(truth.at(t)?.sample(n, s)), &times, 2000, 5).unwrap();
+    let e = score_error(
+        score,
+        truth,
+        |t, n, s| Ok(truth.at(t)?.sample(n, s)),
+        &times,
+        2000,
+        5,
+    )
+    .unwrap();
     e.iter().map(|(_, v)| v).sum::<f64>() / e.len() as f64
 }
 
@@ -31,7 +44,12 @@ fn the_true_score_minimises_the_dsm_loss() {
     let x = data.sample(2000, 1);
     let shifted = MixtureMarginal::new(
         sde,
-        GaussianMixture::isotropic(vec![1.0 / 3.0; 3], array![[1.2, 1.0], [-1.0, -1.0], [0.0, 2.0]], 0.1).unwrap(),
+        GaussianMixture::isotropic(
+            vec![1.0 / 3.0; 3],
+            array![[1.2, 1.0], [-1.0, -1.0], [0.0, 2.0]],
+            0.1,
+        )
+        .unwrap(),
     );
     let shrunk = ScoreFn(|x: ArrayView2<f64>, t: f64| Ok(truth.score(x, t)? * 0.9));
     for w in [Weighting::SigmaSquared, Weighting::Likelihood] {
@@ -58,28 +76,51 @@ fn trained_network_approximates_the_true_score() {
     let net = small_net(0);
     let untrained = mean_error(&LearnedScore::new(&net, sde), &truth);
     let eval = data.sample(500, 9);
-    let loss = |s: &dyn Score| dsm_loss(s, &sde, eval.view(), Weighting::SigmaSquared, 1e-3, 2, 11).unwrap();
+    let loss = |s: &dyn Score| {
+        dsm_loss(s, &sde, eval.view(), Weighting::SigmaSquared, 1e-3, 2, 11).unwrap()
+    };
     let (l_true, l_before) = (loss(&truth), loss(&LearnedScore::new(&net, sde)));
-    let log = train_dsm(&net, &sde, x.view(), &DsmConfig { lr: 3e-3, ..DsmConfig::new(600, 2) }).unwrap();
+    let log = train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            lr: 3e-3,
+            ..DsmConfig::new(600, 2)
+        },
+    )
+    .unwrap();
     assert_eq!(log.losses.len(), 600);
     let learned = LearnedScore::new(&net, sde);
     let trained = mean_error(&learned, &truth);
     assert!(untrained > 0.9, "untrained error {untrained}");
     assert!(trained < 0.2, "trained error {trained}");
     let l_after = loss(&learned);
-    assert!(l_after - l_true < 0.1 * (l_before - l_true), "{l_true} {l_before} {l_after}");
+    assert!(
+        l_after - l_true < 0.1 * (l_before - l_true),
+        "{l_true} {l_before} {l_after}"
+    );
     // The samplers run the network exactly as the closed-form score: from the prior (energy
     // distance ≈ 0.4 to the data) to within 0.05 of the data with this short-trained net
     // (measured 0.015–0.022; with the true score ≈ the floor 2E|X−X'|/n ≈ 0.002).
-    use diffusion_sde::framework::samplers::{sample_from_prior, ExpPc, ReverseEulerMaruyama, Sampler};
+    use diffusion_sde::framework::samplers::{
+        sample_from_prior, ExpPc, ReverseEulerMaruyama, Sampler,
+    };
     use diffusion_sde::metrics::energy_distance;
     let fresh = data.sample(2000, 12);
     let prior = sde.prior_sample(2000, 2, &mut rng::seeded(15));
     let ed_prior = energy_distance(prior.view(), fresh.view()).unwrap();
-    for s in [Box::new(ReverseEulerMaruyama::new(200)) as Box<dyn Sampler>, Box::new(ExpPc::new(15))] {
+    for s in [
+        Box::new(ReverseEulerMaruyama::new(200)) as Box<dyn Sampler>,
+        Box::new(ExpPc::new(15)),
+    ] {
         let y = sample_from_prior(s.as_ref(), &sde, &learned, 2000, 2, 14).unwrap();
         let ed = energy_distance(y.last().view(), fresh.view()).unwrap();
-        assert!(ed < 0.05 && ed_prior > 0.3, "{}: ED {ed} (prior {ed_prior})", s.name());
+        assert!(
+            ed < 0.05 && ed_prior > 0.3,
+            "{}: ED {ed} (prior {ed_prior})",
+            s.name()
+        );
     }
 }
 
@@ -92,7 +133,13 @@ fn appendix_network_learns_the_score_to_ten_percent() {
     let data = GaussianMixture::appendix_2d();
     let truth = MixtureMarginal::new(sde, data.clone());
     let net = ScoreNet::new(ScoreNetConfig::appendix(), &Device::Cpu, 0).unwrap();
-    train_dsm(&net, &sde, data.sample(1000, 1).view(), &DsmConfig::new(2000, 2)).unwrap();
+    train_dsm(
+        &net,
+        &sde,
+        data.sample(1000, 1).view(),
+        &DsmConfig::new(2000, 2),
+    )
+    .unwrap();
     let e = mean_error(&LearnedScore::new(&net, sde), &truth);
     assert!(e < 0.1, "{e}");
 }
@@ -103,7 +150,16 @@ fn training_is_seeded_and_minibatches_work() {
     let x = GaussianMixture::appendix_2d().sample(300, 1);
     let run = |net_seed, seed, batch| {
         let net = small_net(net_seed);
-        let log = train_dsm(&net, &sde, x.view(), &DsmConfig { batch, ..DsmConfig::new(30, seed) }).unwrap();
+        let log = train_dsm(
+            &net,
+            &sde,
+            x.view(),
+            &DsmConfig {
+                batch,
+                ..DsmConfig::new(30, seed)
+            },
+        )
+        .unwrap();
         (log.losses, net.output(x.view(), 0.5).unwrap())
     };
     let a = run(0, 1, Batch::Full);
@@ -121,19 +177,80 @@ fn bad_input_is_a_clear_error() {
     let net = small_net(0);
     let x = GaussianMixture::appendix_2d().sample(20, 1);
     let cfg = DsmConfig::new(5, 0);
-    let e = train_dsm(&net, &sde, Array2::<f64>::zeros((20, 3)).view(), &cfg).unwrap_err().to_string();
+    let e = train_dsm(&net, &sde, Array2::<f64>::zeros((20, 3)).view(), &cfg)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("d = 2") && e.contains("d = 3"), "{e}");
-    let e = train_dsm(&net, &sde, x.view(), &DsmConfig { t_eps: 0.0, ..cfg.clone() }).unwrap_err().to_string();
+    let e = train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            t_eps: 0.0,
+            ..cfg.clone()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("t_eps"), "{e}");
-    let e = train_dsm(&net, &sde, x.view(), &DsmConfig { t_eps: 1.0, ..cfg.clone() }).unwrap_err().to_string();
+    let e = train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            t_eps: 1.0,
+            ..cfg.clone()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("T = 1"), "{e}");
-    let e = train_dsm(&net, &sde, x.view(), &DsmConfig { batch: Batch::Mini(21), ..cfg.clone() }).unwrap_err().to_string();
+    let e = train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            batch: Batch::Mini(21),
+            ..cfg.clone()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("21") && e.contains("20"), "{e}");
-    assert!(train_dsm(&net, &sde, x.view(), &DsmConfig { batch: Batch::Mini(0), ..cfg.clone() }).is_err());
-    assert!(train_dsm(&net, &sde, x.view(), &DsmConfig { lr: 0.0, ..cfg.clone() }).is_err());
-    assert!(train_dsm(&net, &sde, x.view(), &DsmConfig { steps: 0, ..cfg.clone() }).is_err());
+    assert!(train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            batch: Batch::Mini(0),
+            ..cfg.clone()
+        }
+    )
+    .is_err());
+    assert!(train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            lr: 0.0,
+            ..cfg.clone()
+        }
+    )
+    .is_err());
+    assert!(train_dsm(
+        &net,
+        &sde,
+        x.view(),
+        &DsmConfig {
+            steps: 0,
+            ..cfg.clone()
+        }
+    )
+    .is_err());
     // Data that overflow f32 make the loss infinite: the run stops and names the step.
     let huge = &x * 1e30;
-    let e = train_dsm(&net, &sde, huge.view(), &cfg).unwrap_err().to_string();
+    let e = train_dsm(&net, &sde, huge.view(), &cfg)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("step 1 of 5"), "{e}");
 }

@@ -19,12 +19,36 @@ fn deterministic_samplers_converge_at_their_orders() {
     let (sde, _, score) = setup();
     let n = 256;
     let x_t = sde.prior_sample(n, 2, &mut rng::seeded(3));
-    let exact = DormandPrince::new(1e-10, 1e-10).sample(&sde, &score, x_t.view(), 0, Record::Final).unwrap();
-    let cases: Vec<(&str, f64, Box<dyn Fn(usize) -> Box<dyn Sampler>>)> = vec![
-        ("PF-ODE Euler", 1.0, Box::new(|s| Box::new(PfOde::new(PfMethod::Euler, s)))),
-        ("PF-ODE Heun", 2.0, Box::new(|s| Box::new(PfOde::new(PfMethod::Heun, s)))),
-        ("DDIM η=0", 1.0, Box::new(|s| Box::new(Ddim { eta: 0.0, schedule: Schedule::new(s).spacing(Spacing::LogSnr) }))),
-        ("DPM-Solver++(2M)", 2.0, Box::new(|s| Box::new(DpmSolverPP2M::new(s)))),
+    let exact = DormandPrince::new(1e-10, 1e-10)
+        .sample(&sde, &score, x_t.view(), 0, Record::Final)
+        .unwrap();
+    type Make = Box<dyn Fn(usize) -> Box<dyn Sampler>>;
+    let cases: Vec<(&str, f64, Make)> = vec![
+        (
+            "PF-ODE Euler",
+            1.0,
+            Box::new(|s| Box::new(PfOde::new(PfMethod::Euler, s))),
+        ),
+        (
+            "PF-ODE Heun",
+            2.0,
+            Box::new(|s| Box::new(PfOde::new(PfMethod::Heun, s))),
+        ),
+        (
+            "DDIM η=0",
+            1.0,
+            Box::new(|s| {
+                Box::new(Ddim {
+                    eta: 0.0,
+                    schedule: Schedule::new(s).spacing(Spacing::LogSnr),
+                })
+            }),
+        ),
+        (
+            "DPM-Solver++(2M)",
+            2.0,
+            Box::new(|s| Box::new(DpmSolverPP2M::new(s))),
+        ),
         ("exponential PC", 3.0, Box::new(|s| Box::new(ExpPc::new(s)))),
     ];
     let steps = [50usize, 100, 200, 400];
@@ -32,7 +56,9 @@ fn deterministic_samplers_converge_at_their_orders() {
         let errs: Vec<f64> = steps
             .iter()
             .map(|&s| {
-                let x = make(s).sample(&sde, &score, x_t.view(), 0, Record::Final).unwrap();
+                let x = make(s)
+                    .sample(&sde, &score, x_t.view(), 0, Record::Final)
+                    .unwrap();
                 let mut d: Vec<f64> = (x.last() - exact.last())
                     .rows()
                     .into_iter()
@@ -46,9 +72,16 @@ fn deterministic_samplers_converge_at_their_orders() {
         let xs: Vec<f64> = steps.iter().map(|&s| (s as f64).log2()).collect();
         let ys: Vec<f64> = errs.iter().map(|e| e.log2()).collect();
         let (mx, my) = (xs.iter().sum::<f64>() / 4.0, ys.iter().sum::<f64>() / 4.0);
-        let slope = -xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+        let slope = -xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| (x - mx) * (y - my))
+            .sum::<f64>()
             / xs.iter().map(|x| (x - mx).powi(2)).sum::<f64>();
-        assert!((slope - order).abs() < 0.3, "{name}: fitted order {slope:.2}, expected {order} ({errs:?})");
+        assert!(
+            (slope - order).abs() < 0.3,
+            "{name}: fitted order {slope:.2}, expected {order} ({errs:?})"
+        );
     }
 }
 
@@ -66,17 +99,29 @@ fn exponential_pc_reaches_the_noise_floor_in_15_nfe() {
     let (_, hi) = floor.energy_band();
     for seed in [5u64, 6, 7] {
         let x_t = sde.prior_sample(n, 2, &mut rng::seeded(seed));
-        let exact = DormandPrince::new(1e-8, 1e-8).sample(&sde, &score, x_t.view(), 0, Record::Final).unwrap();
+        let exact = DormandPrince::new(1e-8, 1e-8)
+            .sample(&sde, &score, x_t.view(), 0, Record::Final)
+            .unwrap();
         let fresh = data.sample(n, 100 + seed);
-        let pc = ExpPc::new(15).sample(&sde, &score, x_t.view(), 0, Record::Final).unwrap();
+        let pc = ExpPc::new(15)
+            .sample(&sde, &score, x_t.view(), 0, Record::Final)
+            .unwrap();
         assert_eq!(pc.nfe, 15);
         let own_error = energy_distance(pc.last().view(), exact.last().view()).unwrap();
-        assert!(own_error < floor.energy_expected() / 3.0, "seed {seed}: {own_error} vs floor {}", floor.energy_expected());
+        assert!(
+            own_error < floor.energy_expected() / 3.0,
+            "seed {seed}: {own_error} vs floor {}",
+            floor.energy_expected()
+        );
         let ed = energy_distance(pc.last().view(), fresh.view()).unwrap();
         assert!(ed <= hi, "seed {seed}: ED {ed} outside the band (max {hi})");
-        let dpm = DpmSolverPP2M::new(15).sample(&sde, &score, x_t.view(), 0, Record::Final).unwrap();
+        let dpm = DpmSolverPP2M::new(15)
+            .sample(&sde, &score, x_t.view(), 0, Record::Final)
+            .unwrap();
         let dpm_error = energy_distance(dpm.last().view(), exact.last().view()).unwrap();
-        assert!(dpm_error > floor.energy_expected() / 2.0, "seed {seed}: DPM-Solver++ error {dpm_error}");
+        assert!(
+            dpm_error > floor.energy_expected() / 2.0,
+            "seed {seed}: DPM-Solver++ error {dpm_error}"
+        );
     }
 }
-

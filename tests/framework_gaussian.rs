@@ -1,7 +1,9 @@
 //! Seed 001 §3.1.5–§3.1.6: for Gaussian data the reverse SDE and the PF-ODE are in closed form,
 //! and both keep the forward SDE's marginals N(m_t, s_t²) at every t.
 
-use diffusion_sde::framework::samplers::{PfMethod, PfOde, ReverseEulerMaruyama, Sampler, Schedule};
+use diffusion_sde::framework::samplers::{
+    PfMethod, PfOde, ReverseEulerMaruyama, Sampler, Schedule,
+};
 use diffusion_sde::framework::{AffineSde, ForwardSde, GaussianExample};
 use diffusion_sde::prelude::*;
 
@@ -25,7 +27,12 @@ fn closed_forms_agree_with_the_general_machinery() {
         assert!((&a - &b).iter().all(|v| v.abs() < 1e-12), "t = {t}");
         let (ra, rb) = ex.reverse_drift(t).unwrap();
         let rev = ex.sde.reverse_sde(&ex).drift(x.view(), t).unwrap();
-        assert!((rev - x.mapv(|v| ra * v + rb)).iter().all(|v| v.abs() < 1e-10), "t = {t}");
+        assert!(
+            (rev - x.mapv(|v| ra * v + rb))
+                .iter()
+                .all(|v| v.abs() < 1e-10),
+            "t = {t}"
+        );
     }
 }
 
@@ -37,8 +44,12 @@ fn pf_ode_follows_the_closed_form_flow_map() {
     let x_t = ex.sde.prior_sample(200, 1, &mut rng::seeded(1));
     let exact = ex.flow_map(x_t.view(), 1.0, 1e-3).unwrap();
     let err = |steps| {
-        let x = PfOde::new(PfMethod::Heun, steps).sample(&ex.sde, &ex, x_t.view(), 0, Record::Final).unwrap();
-        (x.last() - &exact).iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+        let x = PfOde::new(PfMethod::Heun, steps)
+            .sample(&ex.sde, &ex, x_t.view(), 0, Record::Final)
+            .unwrap();
+        (x.last() - &exact)
+            .iter()
+            .fold(0.0_f64, |m, v| m.max(v.abs()))
     };
     let (e1, e2) = (err(100), err(200));
     assert!(e2 < 1e-3, "{e2}");
@@ -60,22 +71,41 @@ fn reverse_sde_and_pf_ode_keep_the_forward_marginals() {
         let (m_t, s_t) = ex.marginal(t_max).unwrap();
         let x_t = rng::normals(&mut rng::seeded(2), n, 1) * s_t + m_t;
         let samplers: Vec<Box<dyn Sampler>> = vec![
-            Box::new(ReverseEulerMaruyama { schedule: Schedule::new(1000) }),
-            Box::new(PfOde { method: PfMethod::Heun, schedule: Schedule::new(200) }),
+            Box::new(ReverseEulerMaruyama {
+                schedule: Schedule::new(1000),
+            }),
+            Box::new(PfOde {
+                method: PfMethod::Heun,
+                schedule: Schedule::new(200),
+            }),
         ];
         for s in samplers {
-            let sol = s.sample(ex.sde, &ex, x_t.view(), 3, Record::Every(s_every(&*s))).unwrap();
+            let sol = s
+                .sample(ex.sde, &ex, x_t.view(), 3, Record::Every(s_every(&*s)))
+                .unwrap();
             for (t, x) in sol.times.iter().zip(&sol.states) {
                 let (m, sd) = ex.marginal(*t).unwrap();
                 let (em, ev) = (x.mean().unwrap(), x.var(1.0));
                 let v = sd * sd;
-                assert!((em - m).abs() < 5.0 * sd / (n as f64).sqrt(), "{} t = {t}: mean {em} vs {m}", s.name());
-                assert!((ev - v).abs() < 5.0 * v * (2.0 / n as f64).sqrt() + 0.01 * v, "{} t = {t}: var {ev} vs {v}", s.name());
+                assert!(
+                    (em - m).abs() < 5.0 * sd / (n as f64).sqrt(),
+                    "{} t = {t}: mean {em} vs {m}",
+                    s.name()
+                );
+                assert!(
+                    (ev - v).abs() < 5.0 * v * (2.0 / n as f64).sqrt() + 0.01 * v,
+                    "{} t = {t}: var {ev} vs {v}",
+                    s.name()
+                );
             }
         }
     }
 }
 
 fn s_every(s: &dyn Sampler) -> usize {
-    if s.name().contains("Heun") { 40 } else { 200 }
+    if s.name().contains("Heun") {
+        40
+    } else {
+        200
+    }
 }

@@ -34,11 +34,17 @@ fn reverse_processes_keep_the_mixture_marginals_at_every_t() {
         (Box::new(PfOde::new(PfMethod::Heun, 200)), 50),
     ];
     for (s, every) in samplers {
-        let sol = s.sample(&sde, &marginal, x_t.view(), 2, Record::Every(every)).unwrap();
+        let sol = s
+            .sample(&sde, &marginal, x_t.view(), 2, Record::Every(every))
+            .unwrap();
         assert_eq!(sol.times.len(), 5);
         for (t, x) in sol.times.iter().zip(&sol.states) {
             let d = ks(x, &marginal.at(*t).unwrap());
-            assert!(d < 1.95 / (n as f64).sqrt() + 0.01, "{} at t = {t}: KS {d}", s.name());
+            assert!(
+                d < 1.95 / (n as f64).sqrt() + 0.01,
+                "{} at t = {t}: KS {d}",
+                s.name()
+            );
         }
     }
 }
@@ -51,8 +57,12 @@ fn the_pf_ode_is_not_the_mean_sde_path() {
     let marginal = MixtureMarginal::new(sde, GaussianMixture::two_modes_1d());
     let n = 4000;
     let x_t = Array2::from_elem((n, 1), 0.3);
-    let sde_end = ReverseEulerMaruyama::new(500).sample(&sde, &marginal, x_t.view(), 3, Record::Final).unwrap();
-    let ode_end = PfOde::new(PfMethod::Heun, 200).sample(&sde, &marginal, x_t.view(), 0, Record::Final).unwrap();
+    let sde_end = ReverseEulerMaruyama::new(500)
+        .sample(&sde, &marginal, x_t.view(), 3, Record::Final)
+        .unwrap();
+    let ode_end = PfOde::new(PfMethod::Heun, 200)
+        .sample(&sde, &marginal, x_t.view(), 0, Record::Final)
+        .unwrap();
     let ode = ode_end.last()[[0, 0]];
     let mean = sde_end.last().mean().unwrap();
     // The SDE endpoints split between the modes: their mean is within 1 of 0 (5 SE ≈ 0.16).

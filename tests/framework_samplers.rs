@@ -47,15 +47,30 @@ fn every_sampler_draws_the_mixture_at_high_nfe() {
         let x = sample_from_prior(sampler.as_ref(), &sde, &score, n, 2, 10 + k as u64).unwrap();
         let x = x.last();
         let ed = energy_distance(x.view(), reference.view()).unwrap();
-        assert!(ed < threshold, "{}: ED {ed} above the floor's {threshold}", sampler.name());
+        assert!(
+            ed < threshold,
+            "{}: ED {ed} above the floor's {threshold}",
+            sampler.name()
+        );
         let xm = x.mean_axis(Axis(0)).unwrap();
         for j in 0..2 {
             let se = (cov[[j, j]] / n as f64).sqrt();
-            assert!((xm[j] - mean[j]).abs() < 5.0 * se, "{}: mean[{j}] {} vs {}", sampler.name(), xm[j], mean[j]);
+            assert!(
+                (xm[j] - mean[j]).abs() < 5.0 * se,
+                "{}: mean[{j}] {} vs {}",
+                sampler.name(),
+                xm[j],
+                mean[j]
+            );
             let var = x.column(j).var(1.0);
             // Var(s²) ≤ (κ − 1) v²/n with kurtosis κ ≤ 3 for these mixtures.
             let se_v = cov[[j, j]] * (2.0 / n as f64).sqrt();
-            assert!((var - cov[[j, j]]).abs() < 5.0 * se_v, "{}: var[{j}] {var} vs {}", sampler.name(), cov[[j, j]]);
+            assert!(
+                (var - cov[[j, j]]).abs() < 5.0 * se_v,
+                "{}: var[{j}] {var} vs {}",
+                sampler.name(),
+                cov[[j, j]]
+            );
         }
     }
 }
@@ -75,13 +90,22 @@ impl<S: Score> Score for Counting<'_, S> {
 fn reported_nfe_is_the_number_of_score_evaluations() {
     let (sde, _, score) = setup();
     let n = 1100; // two chunks
-    let mut samplers: Vec<Box<dyn Sampler>> = Family::ALL.iter().filter_map(|f| f.at_budget(12)).collect();
+    let mut samplers: Vec<Box<dyn Sampler>> =
+        Family::ALL.iter().filter_map(|f| f.at_budget(12)).collect();
     samplers.push(Box::new(DormandPrince::new(1e-3, 1e-3)));
-    samplers.push(Box::new(PredictorCorrector { corrector_steps: 2, ..PredictorCorrector::new(5) }));
+    samplers.push(Box::new(PredictorCorrector {
+        corrector_steps: 2,
+        ..PredictorCorrector::new(5)
+    }));
     for sampler in samplers {
         let counting = Counting(&score, AtomicUsize::new(0));
         let x = sample_from_prior(sampler.as_ref(), &sde, &counting, n, 2, 1).unwrap();
-        assert_eq!(counting.1.load(Ordering::Relaxed), x.nfe * n, "{}", sampler.name());
+        assert_eq!(
+            counting.1.load(Ordering::Relaxed),
+            x.nfe * n,
+            "{}",
+            sampler.name()
+        );
     }
 }
 
@@ -94,26 +118,40 @@ fn ddim_steps_match_ddpm_posterior_and_dpm_solver() {
     let (t, s) = (0.6, 0.45);
     let x = sde.prior_sample(4, 2, &mut rng::seeded(2));
     let one_step = |sampler: &dyn Sampler| {
-        sampler.sample(&sde, &score, x.view(), 9, Record::Final).unwrap().last().clone()
+        sampler
+            .sample(&sde, &score, x.view(), 9, Record::Final)
+            .unwrap()
+            .last()
+            .clone()
     };
     let grid = |steps| Schedule::new(steps).from(t).to(s);
     // η = 0 against DPM-Solver++'s first step.
-    let ddim0 = one_step(&Ddim { eta: 0.0, schedule: grid(1) });
+    let ddim0 = one_step(&Ddim {
+        eta: 0.0,
+        schedule: grid(1),
+    });
     let dpm = one_step(&DpmSolverPP2M { schedule: grid(1) });
     assert!((&ddim0 - &dpm).iter().all(|v| v.abs() < 1e-12));
     // η = 1 against the posterior: mean + std·z with the same z (seed 9, chunk 0).
-    let ddpm = one_step(&Ddim { eta: 1.0, schedule: grid(1) });
+    let ddpm = one_step(&Ddim {
+        eta: 1.0,
+        schedule: grid(1),
+    });
     let (at, st) = sde.marginal_mean_std(t).unwrap();
     let (as_, _) = sde.marginal_mean_std(s).unwrap();
     let (abar_t, abar_s) = (at * at, as_ * as_);
     let alpha = abar_t / abar_s; // DDPM's α_t for the step s → t
     let beta = 1.0 - alpha;
     let x0 = (&x + &(score.score(x.view(), t).unwrap() * (st * st))) / at;
-    let mean = &x0 * (abar_s.sqrt() * beta / (1.0 - abar_t)) + &x * (alpha.sqrt() * (1.0 - abar_s) / (1.0 - abar_t));
+    let mean = &x0 * (abar_s.sqrt() * beta / (1.0 - abar_t))
+        + &x * (alpha.sqrt() * (1.0 - abar_s) / (1.0 - abar_t));
     let var = (1.0 - abar_s) / (1.0 - abar_t) * beta;
     let z = rng::normals(&mut rng::stream(9, 0), 4, 2);
     let expected = mean + z * var.sqrt();
-    assert!((&ddpm - &expected).iter().all(|v| v.abs() < 1e-12), "{ddpm} vs {expected}");
+    assert!(
+        (&ddpm - &expected).iter().all(|v| v.abs() < 1e-12),
+        "{ddpm} vs {expected}"
+    );
 }
 
 #[test]
@@ -131,7 +169,12 @@ fn same_seed_same_samples_whatever_the_thread_count() {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| sample_from_prior(s.as_ref(), &sde, &score, 2500, 2, seed).unwrap().last().clone())
+                .install(|| {
+                    sample_from_prior(s.as_ref(), &sde, &score, 2500, 2, seed)
+                        .unwrap()
+                        .last()
+                        .clone()
+                })
         };
         let a = run(1, 3);
         assert_eq!(a, run(2, 3), "{}", s.name());
@@ -145,7 +188,9 @@ fn hybrid_records_both_stages() {
     let (sde, _, score) = setup();
     let h = Hybrid::em_then_dpm_solver(0.4, 6, 4);
     let x_t = sde.prior_sample(10, 2, &mut rng::seeded(1));
-    let sol = h.sample(&sde, &score, x_t.view(), 2, Record::Every(1)).unwrap();
+    let sol = h
+        .sample(&sde, &score, x_t.view(), 2, Record::Every(1))
+        .unwrap();
     assert_eq!(sol.times.len(), 6 + 4 + 1);
     assert!((sol.times[6] - 0.4).abs() < 1e-12 && (sol.times[10] - 1e-3).abs() < 1e-15);
     assert_eq!(sol.nfe, 10);
@@ -155,41 +200,79 @@ fn hybrid_records_both_stages() {
 fn bad_input_names_the_value() {
     let (sde, _, score) = setup();
     let x = sde.prior_sample(5, 2, &mut rng::seeded(0));
-    let err = |s: &dyn Sampler| s.sample(&sde, &score, x.view(), 0, Record::Final).unwrap_err().to_string();
-    let e = err(&ReverseEulerMaruyama { schedule: Schedule::new(10).to(0.0) });
+    let err = |s: &dyn Sampler| {
+        s.sample(&sde, &score, x.view(), 0, Record::Final)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(&ReverseEulerMaruyama {
+        schedule: Schedule::new(10).to(0.0),
+    });
     assert!(e.contains("ε") && e.contains('0'), "{e}");
-    let e = err(&PfOde { method: PfMethod::Heun, schedule: Schedule::new(10).to(-0.1) });
+    let e = err(&PfOde {
+        method: PfMethod::Heun,
+        schedule: Schedule::new(10).to(-0.1),
+    });
     assert!(e.contains("-0.1"), "{e}");
-    let e = err(&Ddim { eta: 0.0, schedule: Schedule::new(10).to(1.5) });
+    let e = err(&Ddim {
+        eta: 0.0,
+        schedule: Schedule::new(10).to(1.5),
+    });
     assert!(e.contains("1.5"), "{e}");
-    let e = err(&DpmSolverPP2M { schedule: Schedule::new(10).from(2.0) });
+    let e = err(&DpmSolverPP2M {
+        schedule: Schedule::new(10).from(2.0),
+    });
     assert!(e.contains("t_start") && e.contains('2'), "{e}");
     let e = err(&ExpPc::new(0));
     assert!(e.contains("steps"), "{e}");
     let e = err(&Ddim::new(1.5, 10));
     assert!(e.contains("eta") && e.contains("1.5"), "{e}");
-    let e = err(&PredictorCorrector { snr: -1.0, ..PredictorCorrector::new(10) });
+    let e = err(&PredictorCorrector {
+        snr: -1.0,
+        ..PredictorCorrector::new(10)
+    });
     assert!(e.contains("snr"), "{e}");
     let e = err(&DormandPrince::new(0.0, 1e-3));
     assert!(e.contains("rtol"), "{e}");
-    let e = err(&DormandPrince { max_steps: 3, ..DormandPrince::new(1e-6, 1e-6) });
+    let e = err(&DormandPrince {
+        max_steps: 3,
+        ..DormandPrince::new(1e-6, 1e-6)
+    });
     assert!(e.contains("max_steps") && e.contains('3'), "{e}");
     let e = err(&Hybrid {
-        sde_stage: ReverseEulerMaruyama { schedule: Schedule::new(5).to(0.5) },
-        ode_stage: Box::new(ExpPc { schedule: Schedule::new(5).from(0.4) }),
+        sde_stage: ReverseEulerMaruyama {
+            schedule: Schedule::new(5).to(0.5),
+        },
+        ode_stage: Box::new(ExpPc {
+            schedule: Schedule::new(5).from(0.4),
+        }),
     });
     assert!(e.contains("0.4") && e.contains("0.5"), "{e}");
-    let e = err(&ExpPc { schedule: Schedule { spacing: Spacing::Times(std::sync::Arc::new(vec![1.0, 0.5])), ..Schedule::new(3) } });
+    let e = err(&ExpPc {
+        schedule: Schedule {
+            spacing: Spacing::Times(std::sync::Arc::new(vec![1.0, 0.5])),
+            ..Schedule::new(3)
+        },
+    });
     assert!(e.contains("Times"), "{e}");
     // Data of the wrong dimension for the score, and non-finite starts.
     let x3 = sde.prior_sample(5, 3, &mut rng::seeded(0));
     for s in all_samplers_at_high_nfe() {
-        assert!(s.sample(&sde, &score, x3.view(), 0, Record::Final).is_err(), "{}", s.name());
+        assert!(
+            s.sample(&sde, &score, x3.view(), 0, Record::Final).is_err(),
+            "{}",
+            s.name()
+        );
     }
     let nan = array![[f64::NAN, 0.0]];
-    assert!(ExpPc::new(5).sample(&sde, &score, nan.view(), 0, Record::Final).is_err());
+    assert!(ExpPc::new(5)
+        .sample(&sde, &score, nan.view(), 0, Record::Final)
+        .is_err());
     // A score that blows up stops the sampler at a named step.
     let wild = ScoreFn(|x: ArrayView2<f64>, _t: f64| Ok(&x * 1e300));
-    let e = Ddim::new(0.0, 10).sample(&sde, &wild, x.view(), 0, Record::Final).unwrap_err().to_string();
+    let e = Ddim::new(0.0, 10)
+        .sample(&sde, &wild, x.view(), 0, Record::Final)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("step") && e.contains("of 10"), "{e}");
 }

@@ -31,13 +31,29 @@ fn assert_all_ok(rows: &[table1::Table1Check], what: &str) {
 fn table1_every_entry_matches_the_crate_and_simulation() {
     let data = GaussianMixture::two_modes_1d();
     let ve = VeSde::new(0.01, 50.0).unwrap();
-    let rows = check_column(&table1::ve_column(0.01, 50.0).unwrap(), &ve, &data, 1.5, 20_000, 2000, 1)
-        .unwrap();
+    let rows = check_column(
+        &table1::ve_column(0.01, 50.0).unwrap(),
+        &ve,
+        &data,
+        1.5,
+        20_000,
+        2000,
+        1,
+    )
+    .unwrap();
     assert_eq!(rows.len(), 6 + 8 + 2);
     assert_all_ok(&rows, "VE");
     let vp = VpSde::default();
-    let rows =
-        check_column(&table1::vp_column(0.1, 20.0).unwrap(), &vp, &data, 1.5, 20_000, 2000, 2).unwrap();
+    let rows = check_column(
+        &table1::vp_column(0.1, 20.0).unwrap(),
+        &vp,
+        &data,
+        1.5,
+        20_000,
+        2000,
+        2,
+    )
+    .unwrap();
     assert_all_ok(&rows, "VP");
     // The tolerances are meaningful: Euler–Maruyama's bias is a small part of them.
     for r in rows.iter().filter(|r| r.entry == "Var[x_t | x_0]") {
@@ -51,8 +67,16 @@ fn table1_check_rejects_the_seed_004_ve_diffusion() {
     let col = table1::ve_column(0.01, 50.0).unwrap();
     let g = col.g.clone();
     let wrong = AffineSde::new(|_| 0.0, move |t| g(t).powi(2), 1.0).unwrap();
-    let rows = check_column(&col, &wrong, &GaussianMixture::two_modes_1d(), 1.5, 4000, 400, 3)
-        .unwrap();
+    let rows = check_column(
+        &col,
+        &wrong,
+        &GaussianMixture::two_modes_1d(),
+        1.5,
+        4000,
+        400,
+        3,
+    )
+    .unwrap();
     assert!(rows.iter().any(|r| r.entry == "g(t)" && !r.ok()));
     assert!(rows.iter().any(|r| r.entry == "Var[x_t | x_0]" && !r.ok()));
 }
@@ -64,11 +88,17 @@ fn ve_erratum_without_the_square_root_the_variance_is_wrong() {
     let rows = table1::ve_erratum(0.01, 10.0, &[0.25, 0.5, 1.0], n, 2000, 4).unwrap();
     for r in &rows {
         // With the root, the variance ODE reproduces the kernel (RK4 + Hermite: ~1e-9).
-        assert!((r.with_sqrt - r.kernel_var).abs() < 1e-7 * r.kernel_var, "{r:?}");
+        assert!(
+            (r.with_sqrt - r.kernel_var).abs() < 1e-7 * r.kernel_var,
+            "{r:?}"
+        );
         // Without it, the ODE and the simulation agree with each other (5 SE + EM's
         // left-Riemann bias, ≈ ½ c Δt with c = 4 ln(σmax/σmin) ≈ 28: 0.7 %)…
         let tol = 5.0 * r.without_sqrt * (2.0 / n as f64).sqrt() + 0.01 * r.without_sqrt;
-        assert!((r.without_sqrt_simulated - r.without_sqrt).abs() < tol, "{r:?}");
+        assert!(
+            (r.without_sqrt_simulated - r.without_sqrt).abs() < tol,
+            "{r:?}"
+        );
         // …and both are far from the kernel variance: ∫(dσ²/dt)² = (2 ln r)² ∫σ⁴ grows like
         // σ⁴, so it is 2 % of σ²(t) − σ²(0) at t = ¼, 69 % at ½ and 690× at 1 (σ_max = 10).
         let rel = (r.without_sqrt - r.kernel_var).abs() / r.kernel_var;
@@ -89,7 +119,10 @@ fn sub_vp_kernel_matches_ode_and_simulation() {
         let t = k as f64 / 20.0;
         let (a, s) = sde.marginal_mean_std(t).unwrap();
         let (a2, s2) = ode.marginal_mean_std(t).unwrap();
-        assert!((a - a2).abs() < 1e-9 && (s - s2).abs() < 1e-9, "t = {t}: {a},{s} vs {a2},{s2}");
+        assert!(
+            (a - a2).abs() < 1e-9 && (s - s2).abs() < 1e-9,
+            "t = {t}: {a},{s} vs {a2},{s2}"
+        );
         // sub-VP's variance never exceeds VP's.
         assert!(s * s <= vp.marginal_mean_std(t).unwrap().1.powi(2) + 1e-15);
     }
@@ -103,8 +136,16 @@ fn sub_vp_kernel_matches_ode_and_simulation() {
         }),
         prior_var: 1.0,
     };
-    let rows = check_column(&col, &sde, &GaussianMixture::two_modes_1d(), -1.0, 20_000, 2000, 5)
-        .unwrap();
+    let rows = check_column(
+        &col,
+        &sde,
+        &GaussianMixture::two_modes_1d(),
+        -1.0,
+        20_000,
+        2000,
+        5,
+    )
+    .unwrap();
     assert_all_ok(&rows, "sub-VP");
 }
 
@@ -113,7 +154,8 @@ fn sub_vp_kernel_matches_ode_and_simulation() {
 fn affine_sde_reproduces_the_closed_form_kernels() {
     let vp = VpSde::default();
     let ve = VeSde::new(0.01, 50.0).unwrap();
-    let vp_ode = AffineSde::new(move |t| -0.5 * vp.beta(t), move |t| vp.beta(t).sqrt(), 1.0).unwrap();
+    let vp_ode =
+        AffineSde::new(move |t| -0.5 * vp.beta(t), move |t| vp.beta(t).sqrt(), 1.0).unwrap();
     let rate = (2.0 * (50.0_f64 / 0.01).ln()).sqrt();
     let ve_ode = AffineSde::new(|_| 0.0, move |t| ve.sigma(t) * rate, 1.0).unwrap();
     // Seed 001 fig. 4: f = 0, g = √(2t) gives σ(t) = t.
@@ -121,12 +163,24 @@ fn affine_sde_reproduces_the_closed_form_kernels() {
     for k in 0..=40 {
         let t = k as f64 / 40.0;
         for (closed, ode) in [
-            (vp.marginal_mean_std(t).unwrap(), vp_ode.marginal_mean_std(t).unwrap()),
-            (ve.marginal_mean_std(t).unwrap(), ve_ode.marginal_mean_std(t).unwrap()),
+            (
+                vp.marginal_mean_std(t).unwrap(),
+                vp_ode.marginal_mean_std(t).unwrap(),
+            ),
+            (
+                ve.marginal_mean_std(t).unwrap(),
+                ve_ode.marginal_mean_std(t).unwrap(),
+            ),
             ((1.0, 5.0 * t), edm.marginal_mean_std(5.0 * t).unwrap()),
         ] {
-            assert!((closed.0 - ode.0).abs() < 1e-9 * closed.0, "t = {t}: {closed:?} vs {ode:?}");
-            assert!((closed.1 - ode.1).abs() < 1e-7 * closed.1.max(1e-3), "t = {t}: {closed:?} vs {ode:?}");
+            assert!(
+                (closed.0 - ode.0).abs() < 1e-9 * closed.0,
+                "t = {t}: {closed:?} vs {ode:?}"
+            );
+            assert!(
+                (closed.1 - ode.1).abs() < 1e-7 * closed.1.max(1e-3),
+                "t = {t}: {closed:?} vs {ode:?}"
+            );
         }
     }
     assert!((edm.prior_std() - 5.0).abs() < 1e-9);
@@ -172,7 +226,10 @@ fn lemma_round_trip_on_the_flow_matching_kernel() {
     for i in 0..=18 {
         let t = 0.05 * i as f64;
         let (a, s) = back.marginal_mean_std(t).unwrap();
-        assert!((a - (1.0 - t)).abs() < 1e-8 && (s - t).abs() < 1e-8, "t = {t}: ({a}, {s})");
+        assert!(
+            (a - (1.0 - t)).abs() < 1e-8 && (s - t).abs() < 1e-8,
+            "t = {t}: ({a}, {s})"
+        );
     }
     let col = Table1Column {
         name: "flow matching",
@@ -181,8 +238,16 @@ fn lemma_round_trip_on_the_flow_matching_kernel() {
         kernel: Arc::new(|t| (1.0 - t, t * t)),
         prior_var: t_max * t_max,
     };
-    let rows = check_column(&col, &k, &GaussianMixture::two_modes_1d(), 2.0, 20_000, 2000, 6)
-        .unwrap();
+    let rows = check_column(
+        &col,
+        &k,
+        &GaussianMixture::two_modes_1d(),
+        2.0,
+        20_000,
+        2000,
+        6,
+    )
+    .unwrap();
     assert_all_ok(&rows, "flow-matching kernel");
 }
 
@@ -200,8 +265,12 @@ fn reverse_sde_and_probability_flow_come_from_the_forward_sde() {
     let pf = sde.probability_flow(&s).rhs(x.view(), t).unwrap();
     let rev = sde.reverse_sde(&s).drift(x.view(), t).unwrap();
     let sx = &x * -2.0;
-    assert!((pf - (&f - &(&sx * (0.5 * g * g)))).iter().all(|v| v.abs() < 1e-14));
-    assert!((rev - (&f - &(&sx * (g * g)))).iter().all(|v| v.abs() < 1e-14));
+    assert!((pf - (&f - &(&sx * (0.5 * g * g))))
+        .iter()
+        .all(|v| v.abs() < 1e-14));
+    assert!((rev - (&f - &(&sx * (g * g))))
+        .iter()
+        .all(|v| v.abs() < 1e-14));
 }
 
 #[test]
@@ -221,7 +290,9 @@ fn bad_input_names_the_value() {
     assert!(e.contains("sigma_max") && e.contains('1'), "{e}");
     assert!(VeSde::new(-1.0, 1.0).is_err());
     assert!(SubVpSde::new(0.0, 1.0).is_err());
-    let e = AffineSde::new(|t| 1.0 / (t - 0.5), |_| 1.0, 1.0).unwrap_err().to_string();
+    let e = AffineSde::new(|t| 1.0 / (t - 0.5), |_| 1.0, 1.0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("t = 0.5"), "{e}");
     assert!(AffineSde::new(|_| 0.0, |_| 1.0, 0.0).is_err());
     // A kernel whose noise shrinks faster than any SDE allows.
@@ -229,6 +300,8 @@ fn bad_input_names_the_value() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("g²") && e.contains("t = 0"), "{e}");
-    let e = linear_sde_coefficients(0.3, 0.0, 1.0, 1.0, 1.0).unwrap_err().to_string();
+    let e = linear_sde_coefficients(0.3, 0.0, 1.0, 1.0, 1.0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("alpha") && e.contains("t = 0.3"), "{e}");
 }

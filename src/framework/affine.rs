@@ -46,7 +46,12 @@ pub struct AffineSde {
 
 impl fmt::Debug for AffineSde {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(out, "AffineSde {{ t_max: {}, steps: {} }}", self.t_max, self.var.len() - 1)
+        write!(
+            out,
+            "AffineSde {{ t_max: {}, steps: {} }}",
+            self.t_max,
+            self.var.len() - 1
+        )
     }
 }
 

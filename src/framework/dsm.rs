@@ -136,7 +136,11 @@ impl TrainLog {
 fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     let t_max = sde.t_max();
     if !(t_eps.is_finite() && t_eps > 0.0) {
-        return invalid("t_eps (ε)", t_eps, "must be > 0: σ(0) = 0 makes −ε/σ infinite");
+        return invalid(
+            "t_eps (ε)",
+            t_eps,
+            "must be > 0: σ(0) = 0 makes −ε/σ infinite",
+        );
     }
     if t_eps >= t_max {
         return invalid("t_eps (ε)", t_eps, format!("must be < T = {t_max}"));
@@ -189,14 +193,24 @@ fn dsm_batch(
     let s = Array1::from(sigma.clone()).insert_axis(Axis(1));
     let x_t = &x0 * &a + &eps * &s;
     let target = param.target(x0, eps.view(), &alpha, &sigma);
-    Ok(DsmBatch { x_t, t, target, weight })
+    Ok(DsmBatch {
+        x_t,
+        t,
+        target,
+        weight,
+    })
 }
 
 /// Trains `net` by denoising score matching on `data` (`n × d`) under `sde`.
 ///
 /// Errors on bad settings, a data/model dimension mismatch, and — stopping at once, naming
 /// the step — a non-finite loss.
-pub fn train_dsm(net: &ScoreNet, sde: &dyn ForwardSde, data: ArrayView2<f64>, config: &DsmConfig) -> Result<TrainLog> {
+pub fn train_dsm(
+    net: &ScoreNet,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    config: &DsmConfig,
+) -> Result<TrainLog> {
     let t_max = check_span(sde, config.t_eps)?;
     positive("lr", config.lr)?;
     if config.steps == 0 {
@@ -211,7 +225,11 @@ pub fn train_dsm(net: &ScoreNet, sde: &dyn ForwardSde, data: ArrayView2<f64>, co
     let m = match config.batch {
         Batch::Full => n,
         Batch::Mini(m) if m == 0 || m > n => {
-            return invalid("Batch::Mini", m, format!("must lie in 1..={n} (the data size)"))
+            return invalid(
+                "Batch::Mini",
+                m,
+                format!("must lie in 1..={n} (the data size)"),
+            )
         }
         Batch::Mini(m) => m,
     };
@@ -246,9 +264,17 @@ pub fn train_dsm(net: &ScoreNet, sde: &dyn ForwardSde, data: ArrayView2<f64>, co
         let t = draw_times(config.time_sampling, m, config.t_eps, t_max, &mut rng);
         let b = dsm_batch(sde, x0.view(), param, config.weighting, t, &mut rng)?;
         let x_t = to_tensor(b.x_t.view(), &device)?;
-        let tt = Tensor::from_vec(b.t.iter().map(|&v| v as f32).collect::<Vec<_>>(), (m, 1), &device)?;
+        let tt = Tensor::from_vec(
+            b.t.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            (m, 1),
+            &device,
+        )?;
         let target = to_tensor(b.target.view(), &device)?;
-        let w = Tensor::from_vec(b.weight.iter().map(|&v| v as f32).collect::<Vec<_>>(), (m, 1), &device)?;
+        let w = Tensor::from_vec(
+            b.weight.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            (m, 1),
+            &device,
+        )?;
         let out = net.forward(&x_t, &tt)?;
         let loss = ((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?;
         let value = f64::from(loss.to_scalar::<f32>()?);
@@ -287,7 +313,11 @@ pub fn dsm_loss(
 ) -> Result<f64> {
     let t_max = check_span(sde, t_eps)?;
     if reps == 0 || data.nrows() == 0 {
-        return invalid("reps × data", format!("{reps} × {}", data.nrows()), "need at least one draw");
+        return invalid(
+            "reps × data",
+            format!("{reps} × {}", data.nrows()),
+            "need at least one draw",
+        );
     }
     let mut rng = rng::seeded(seed);
     let mut total = 0.0;
@@ -340,13 +370,30 @@ mod tests {
         let x0 = crate::data::GaussianMixture::appendix_2d().sample(50, 1);
         let mut rng = rng::seeded(2);
         let o = rng::normals(&mut rng, 50, 2);
-        for param in [Parameterisation::Epsilon, Parameterisation::Score, Parameterisation::X0, Parameterisation::V] {
-            for weighting in [Weighting::Uniform, Weighting::SigmaSquared, Weighting::Likelihood] {
+        for param in [
+            Parameterisation::Epsilon,
+            Parameterisation::Score,
+            Parameterisation::X0,
+            Parameterisation::V,
+        ] {
+            for weighting in [
+                Weighting::Uniform,
+                Weighting::SigmaSquared,
+                Weighting::Likelihood,
+            ] {
                 let t = draw_times(TimeSampling::Stratified, 50, 1e-3, 1.0, &mut rng);
                 let mut r1 = rng::seeded(3);
                 let b = dsm_batch(&sde, x0.view(), param, weighting, t.clone(), &mut r1).unwrap();
                 let mut r2 = rng::seeded(3);
-                let s = dsm_batch(&sde, x0.view(), Parameterisation::Score, weighting, t, &mut r2).unwrap();
+                let s = dsm_batch(
+                    &sde,
+                    x0.view(),
+                    Parameterisation::Score,
+                    weighting,
+                    t,
+                    &mut r2,
+                )
+                .unwrap();
                 for i in 0..50 {
                     let (a, sg) = sde.marginal_mean_std(b.t[i]).unwrap();
                     let oi = o.slice(ndarray::s![i..i + 1, ..]).to_owned();

@@ -39,7 +39,10 @@ impl<S: ForwardSde> GaussianExample<S> {
     /// `(m_t, s_t)`.
     pub fn marginal(&self, t: f64) -> Result<(f64, f64)> {
         let (a, s) = self.sde.marginal_mean_std(t)?;
-        Ok((a * self.mean0, (a * a * self.std0 * self.std0 + s * s).sqrt()))
+        Ok((
+            a * self.mean0,
+            (a * a * self.std0 * self.std0 + s * s).sqrt(),
+        ))
     }
 
     /// `(f(t), g(t))` of the forward SDE.
@@ -48,7 +51,9 @@ impl<S: ForwardSde> GaussianExample<S> {
         let f = self.sde.drift(one.view(), t)?[[0, 0]];
         match self.sde.diffusion(one.view(), t)? {
             Diffusion::Scalar(g) => Ok((f, g)),
-            other => Err(Error::Shape(format!("expected a scalar diffusion, got {other:?}"))),
+            other => Err(Error::Shape(format!(
+                "expected a scalar diffusion, got {other:?}"
+            ))),
         }
     }
 
@@ -70,7 +75,10 @@ impl<S: ForwardSde> GaussianExample<S> {
 impl<S: ForwardSde> Score for GaussianExample<S> {
     fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         if x.ncols() != 1 {
-            return Err(Error::Shape(format!("the Gaussian example is 1-D, points have d = {}", x.ncols())));
+            return Err(Error::Shape(format!(
+                "the Gaussian example is 1-D, points have d = {}",
+                x.ncols()
+            )));
         }
         let (m, s) = self.marginal(t)?;
         Ok(x.mapv(|v| -(v - m) / (s * s)))

@@ -37,9 +37,17 @@ pub fn linear_sde_coefficients(
     sigma_dot: f64,
 ) -> Result<(f64, f64)> {
     if !(alpha.is_finite() && alpha > 0.0) {
-        return invalid("alpha", format!("{alpha} at t = {t}"), "must be finite and > 0");
+        return invalid(
+            "alpha",
+            format!("{alpha} at t = {t}"),
+            "must be finite and > 0",
+        );
     }
-    for (name, v) in [("alpha_dot", alpha_dot), ("sigma", sigma), ("sigma_dot", sigma_dot)] {
+    for (name, v) in [
+        ("alpha_dot", alpha_dot),
+        ("sigma", sigma),
+        ("sigma_dot", sigma_dot),
+    ] {
         if !v.is_finite() {
             return invalid(name, format!("{v} at t = {t}"), "must be finite");
         }

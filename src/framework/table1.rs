@@ -59,7 +59,11 @@ pub fn ve_column(sigma_min: f64, sigma_max: f64) -> Result<Table1Column> {
     positive("sigma_min", sigma_min)?;
     positive("sigma_max", sigma_max)?;
     if sigma_max <= sigma_min {
-        return invalid("sigma_max", sigma_max, format!("must be > sigma_min = {sigma_min}"));
+        return invalid(
+            "sigma_max",
+            sigma_max,
+            format!("must be > sigma_min = {sigma_min}"),
+        );
     }
     let sigma = move |t: f64| sigma_min * (sigma_max / sigma_min).powf(t);
     Ok(Table1Column {
@@ -224,7 +228,13 @@ pub fn check_column(
 
     // The prior: data pushed to t = T.
     let start = data.sample(n, seed ^ 0x5eed);
-    let sol = EulerMaruyama.solve(sde, start.view(), &grid, Noise::Seed(seed + 1), Record::Final)?;
+    let sol = EulerMaruyama.solve(
+        sde,
+        start.view(),
+        &grid,
+        Noise::Seed(seed + 1),
+        Record::Final,
+    )?;
     let x = sol.last();
     let (m0, v0) = (data.mean()[0], data.covariance()[[0, 0]]);
     let (a, s2) = (col.kernel)(t_max);
@@ -299,7 +309,11 @@ pub fn ve_erratum(
         .map(|&t| {
             let k = (t * steps as f64).round() as usize;
             if !(0.0..=1.0).contains(&t) || (k as f64 / steps as f64 - t).abs() > 1e-12 {
-                return invalid("times", t, format!("must be multiples of 1/{steps} in [0, 1]"));
+                return invalid(
+                    "times",
+                    t,
+                    format!("must be multiples of 1/{steps} in [0, 1]"),
+                );
             }
             Ok(VeErratumRow {
                 t,

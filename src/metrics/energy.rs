@@ -14,7 +14,10 @@ fn mean_distance(a: ArrayView2<f64>, b: ArrayView2<f64>, same: bool) -> f64 {
     let a = a.as_standard_layout();
     let b = b.as_standard_layout();
     let d = a.ncols();
-    let (aa, bb) = (a.as_slice().expect("standard layout"), b.as_slice().expect("standard layout"));
+    let (aa, bb) = (
+        a.as_slice().expect("standard layout"),
+        b.as_slice().expect("standard layout"),
+    );
     let total: f64 = (0..a.nrows())
         .into_par_iter()
         .map(|i| {
@@ -43,7 +46,11 @@ fn mean_distance(a: ArrayView2<f64>, b: ArrayView2<f64>, same: bool) -> f64 {
 /// `(mean |x_i − y_j|, mean |x_i − x_k|, mean |y_j − y_l|)` over all pairs.
 pub(super) fn energy_terms(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<(f64, f64, f64)> {
     check_sets(x, y)?;
-    Ok((mean_distance(x, y, false), mean_distance(x, x, true), mean_distance(y, y, true)))
+    Ok((
+        mean_distance(x, y, false),
+        mean_distance(x, x, true),
+        mean_distance(y, y, true),
+    ))
 }
 
 /// The squared energy distance between the rows of `x` and of `y` (V-statistic).

@@ -85,7 +85,9 @@ impl NoiseFloor {
 }
 
 fn band(v: impl Iterator<Item = f64>) -> (f64, f64) {
-    v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)))
+    v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    })
 }
 
 /// `reps` independent pairs of `n`-point draws from `data`, seeded.
@@ -111,5 +113,9 @@ pub fn noise_floor(data: &GaussianMixture, n: usize, reps: usize, seed: u64) -> 
         })
         .collect::<Result<_>>()?;
     let pair_distance = cross / reps.len() as f64;
-    Ok(NoiseFloor { n, reps, pair_distance })
+    Ok(NoiseFloor {
+        n,
+        reps,
+        pair_distance,
+    })
 }

@@ -24,7 +24,11 @@ use crate::{Error, Result};
 fn check_sets(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<()> {
     for (name, s) in [("x", x), ("y", y)] {
         if s.nrows() == 0 || s.ncols() == 0 {
-            return invalid(name, format!("{}×{}", s.nrows(), s.ncols()), "needs at least one point");
+            return invalid(
+                name,
+                format!("{}×{}", s.nrows(), s.ncols()),
+                "needs at least one point",
+            );
         }
         crate::error::all_finite(format!("sample set `{name}`"), s.iter())?;
     }
@@ -87,20 +91,41 @@ mod tests {
         let e: Vec<f64> = floor.reps.iter().map(|q| q.energy).collect();
         let m = floor.energy_mean();
         let sd = (e.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (reps - 1) as f64).sqrt();
-        assert!((m - expected).abs() < 5.0 * sd / (reps as f64).sqrt(), "{m} vs {expected}");
+        assert!(
+            (m - expected).abs() < 5.0 * sd / (reps as f64).sqrt(),
+            "{m} vs {expected}"
+        );
         let (lo, hi) = floor.energy_band();
-        assert!(lo <= m && m <= hi && floor.reached(&Quality { energy: lo, sw2: 0.0 }));
-        assert!(!floor.reached(&Quality { energy: 2.0 * hi, sw2: 0.0 }));
+        assert!(
+            lo <= m
+                && m <= hi
+                && floor.reached(&Quality {
+                    energy: lo,
+                    sw2: 0.0
+                })
+        );
+        assert!(!floor.reached(&Quality {
+            energy: 2.0 * hi,
+            sw2: 0.0
+        }));
     }
 
     #[test]
     fn bad_sets_are_errors() {
         let x = Array2::<f64>::zeros((3, 2));
-        let e = energy_distance(x.view(), Array2::<f64>::zeros((3, 3)).view()).unwrap_err().to_string();
+        let e = energy_distance(x.view(), Array2::<f64>::zeros((3, 3)).view())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains('2') && e.contains('3'), "{e}");
-        let e = sliced_w2(x.view(), Array2::<f64>::zeros((4, 2)).view()).unwrap_err().to_string();
+        let e = sliced_w2(x.view(), Array2::<f64>::zeros((4, 2)).view())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains('4'), "{e}");
-        assert!(sliced_w2(Array2::<f64>::zeros((3, 3)).view(), Array2::<f64>::zeros((3, 3)).view()).is_err());
+        assert!(sliced_w2(
+            Array2::<f64>::zeros((3, 3)).view(),
+            Array2::<f64>::zeros((3, 3)).view()
+        )
+        .is_err());
         let nan = array![[f64::NAN, 0.0]];
         assert!(energy_distance(nan.view(), x.view()).is_err());
         assert!(energy_distance(Array2::<f64>::zeros((0, 2)).view(), x.view()).is_err());

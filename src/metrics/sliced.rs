@@ -30,7 +30,10 @@ pub fn sliced_w2(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
         return invalid(
             "y.nrows()",
             y.nrows(),
-            format!("sliced W2 pairs sorted projections: needs as many points as x ({})", x.nrows()),
+            format!(
+                "sliced W2 pairs sorted projections: needs as many points as x ({})",
+                x.nrows()
+            ),
         );
     }
     match x.ncols() {
@@ -40,12 +43,18 @@ pub fn sliced_w2(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64> {
                 .map(|j| {
                     let th = std::f64::consts::PI * (j as f64 + 0.5) / SLICES as f64;
                     let (c, s) = (th.cos(), th.sin());
-                    let proj = |z: ArrayView2<f64>| sorted(z.rows().into_iter().map(|r| c * r[0] + s * r[1]));
+                    let proj = |z: ArrayView2<f64>| {
+                        sorted(z.rows().into_iter().map(|r| c * r[0] + s * r[1]))
+                    };
                     mean_sq(&proj(x), &proj(y))
                 })
                 .sum();
             Ok((total / SLICES as f64).sqrt())
         }
-        d => invalid("dimension", d, "sliced W2 is defined here for 1-D and 2-D sets (common.py's directions)"),
+        d => invalid(
+            "dimension",
+            d,
+            "sliced W2 is defined here for 1-D and 2-D sets (common.py's directions)",
+        ),
     }
 }

@@ -29,13 +29,16 @@ pub fn load(varmap: &VarMap, path: impl AsRef<Path>) -> Result<()> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path)?;
     let vars = varmap.data().lock().expect("var map lock");
-    let device = vars.values().next().map_or(candle_core::Device::Cpu, |v| v.device().clone());
-    let tensors: HashMap<String, Tensor> =
-        candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| Error::InvalidArgument {
-            name: "checkpoint",
-            value: shown.clone(),
-            reason: format!("is not a readable safetensors file (truncated or corrupt?): {e}"),
-        })?;
+    let device = vars
+        .values()
+        .next()
+        .map_or(candle_core::Device::Cpu, |v| v.device().clone());
+    let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(&bytes, &device)
+        .map_err(|e| Error::InvalidArgument {
+        name: "checkpoint",
+        value: shown.clone(),
+        reason: format!("is not a readable safetensors file (truncated or corrupt?): {e}"),
+    })?;
     let mut problems = Vec::new();
     let mut names: Vec<&String> = vars.keys().collect();
     names.sort();

@@ -75,11 +75,17 @@ pub enum Parameterisation {
 
 impl Parameterisation {
     /// The score from the output `o` at states `x` with kernel `(α, σ)`.
-    pub fn to_score(self, o: &Array2<f64>, x: ArrayView2<f64>, alpha: f64, sigma: f64) -> Array2<f64> {
+    pub fn to_score(
+        self,
+        o: &Array2<f64>,
+        x: ArrayView2<f64>,
+        alpha: f64,
+        sigma: f64,
+    ) -> Array2<f64> {
         match self {
             Parameterisation::Epsilon => o / -sigma,
             Parameterisation::Score => o.clone(),
-            Parameterisation::X0 => (o * alpha - &x) / (sigma * sigma),
+            Parameterisation::X0 => (o * alpha - x) / (sigma * sigma),
             Parameterisation::V => {
                 let eps = (&x * sigma + &(o * alpha)) / (alpha * alpha + sigma * sigma);
                 eps / -sigma
@@ -88,7 +94,13 @@ impl Parameterisation {
     }
 
     /// The regression target for `o` given `x_0`, `ε` and `(α, σ)`.
-    pub fn target(self, x0: ArrayView2<f64>, eps: ArrayView2<f64>, alpha: &[f64], sigma: &[f64]) -> Array2<f64> {
+    pub fn target(
+        self,
+        x0: ArrayView2<f64>,
+        eps: ArrayView2<f64>,
+        alpha: &[f64],
+        sigma: &[f64],
+    ) -> Array2<f64> {
         let mut out = Array2::zeros(x0.dim());
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             let (a, s) = (alpha[i], sigma[i]);
@@ -168,7 +180,11 @@ impl ScoreNet {
         }
         let e = config.embedding.dim();
         if e == 0 || config.hidden.contains(&0) {
-            return invalid("widths", format!("embedding {e}, hidden {:?}", config.hidden), "must be > 0");
+            return invalid(
+                "widths",
+                format!("embedding {e}, hidden {:?}", config.hidden),
+                "must be > 0",
+            );
         }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
@@ -177,18 +193,31 @@ impl ScoreNet {
             TimeEmbedding::GaussianFourier { dim, scale } => {
                 positive("scale", scale)?;
                 if dim % 2 == 1 {
-                    return invalid("dim", dim, "Fourier features come in sin/cos pairs: must be even");
+                    return invalid(
+                        "dim",
+                        dim,
+                        "Fourier features come in sin/cos pairs: must be even",
+                    );
                 }
-                let b = vb.get_with_hints((1, dim / 2), FOURIER_VAR, candle_nn::Init::Const(0.0))?;
+                let b =
+                    vb.get_with_hints((1, dim / 2), FOURIER_VAR, candle_nn::Init::Const(0.0))?;
                 Embedder::Fixed(b)
             }
             TimeEmbedding::Sinusoidal { dim } => {
                 if dim % 2 == 1 {
-                    return invalid("dim", dim, "sinusoidal features come in sin/cos pairs: must be even");
+                    return invalid(
+                        "dim",
+                        dim,
+                        "sinusoidal features come in sin/cos pairs: must be even",
+                    );
                 }
                 let half = dim / 2;
                 let w: Vec<f32> = (0..half)
-                    .map(|k| (1000.0 / 10000f64.powf(k as f64 / half as f64) / (2.0 * std::f64::consts::PI)) as f32)
+                    .map(|k| {
+                        (1000.0
+                            / 10000f64.powf(k as f64 / half as f64)
+                            / (2.0 * std::f64::consts::PI)) as f32
+                    })
                     .collect();
                 Embedder::Fixed(Tensor::from_vec(w, (1, half), device)?)
             }
@@ -224,7 +253,13 @@ impl ScoreNet {
                     _ => 1.0,
                 };
                 (0..count)
-                    .map(|_| (scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)) as f32)
+                    .map(|_| {
+                        (scale
+                            * <StandardNormal as Distribution<f64>>::sample(
+                                &StandardNormal,
+                                &mut rng,
+                            )) as f32
+                    })
                     .collect()
             } else {
                 let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
@@ -258,7 +293,10 @@ impl ScoreNet {
     /// The parameters an optimiser updates (everything but fixed Fourier frequencies).
     pub fn trainable_vars(&self) -> Vec<Var> {
         let vars = self.varmap.data().lock().expect("var map lock");
-        let mut named: Vec<(&String, &Var)> = vars.iter().filter(|(n, _)| n.as_str() != FOURIER_VAR).collect();
+        let mut named: Vec<(&String, &Var)> = vars
+            .iter()
+            .filter(|(n, _)| n.as_str() != FOURIER_VAR)
+            .collect();
         named.sort_by(|a, b| a.0.cmp(b.0));
         named.into_iter().map(|(_, v)| v.clone()).collect()
     }
@@ -322,6 +360,10 @@ impl<S: ForwardSde> Score for LearnedScore<'_, S> {
     fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
         let o = self.net.output(x, t)?;
-        Ok(self.net.config.parameterisation.to_score(&o, x, alpha, sigma))
+        Ok(self
+            .net
+            .config
+            .parameterisation
+            .to_score(&o, x, alpha, sigma))
     }
 }

@@ -3,13 +3,21 @@
 //! plot and HTML tables. No maths here: every number comes from the crate.
 
 use plotly::common::{ColorScale, ColorScalePalette, Fill, Line, Marker, MarkerSymbol, Mode};
-use plotly::layout::{Axis, AxisType, GridPattern, Layout, LayoutGrid, Shape, ShapeLayer, ShapeType};
+use plotly::layout::{
+    Axis, AxisType, GridPattern, Layout, LayoutGrid, Shape, ShapeLayer, ShapeType,
+};
 use plotly::{Contour, HeatMap, Plot, Scatter};
 
 use ndarray::{Array1, Array2, ArrayView2};
 
 use super::{layout, Html};
 use crate::{Error, Result};
+
+/// Paths drawn in one colour: `(label, colour, times, paths)`.
+pub type PathGroup<'a> = (&'a str, &'a str, &'a [f64], &'a [Vec<f64>]);
+
+/// 2-D paths drawn in one colour: `(label, colour, paths of (x, y) points)`.
+pub type PathGroup2d<'a> = (&'a str, &'a str, Vec<Vec<(f64, f64)>>);
 
 /// A density `p_t(x)` on a grid — `density[i][k]` at `xs[i]`, `times[k]` — drawn as a heatmap
 /// (time across, space up), with sample paths over it: `(label, colour, times, paths)`.
@@ -19,7 +27,7 @@ pub fn density_with_paths(
     times: &[f64],
     xs: &[f64],
     density: Vec<Vec<f64>>,
-    paths: &[(&str, &str, &[f64], &[Vec<f64>])],
+    paths: &[PathGroup],
 ) -> Plot {
     let mut plot = Plot::new();
     plot.add_trace(
@@ -43,7 +51,12 @@ pub fn density_with_paths(
         plot.add_trace(
             Scatter::new(vec![t[0]; starts.len()], starts)
                 .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::X).color(colour.to_string()).size(8))
+                .marker(
+                    Marker::new()
+                        .symbol(MarkerSymbol::X)
+                        .color(colour.to_string())
+                        .size(8),
+                )
                 .legend_group(*label)
                 .show_legend(false),
         );
@@ -59,9 +72,15 @@ pub fn density_grid_1d(
     xs: &[f64],
     log_density: impl Fn(ArrayView2<f64>, f64) -> Result<Array1<f64>>,
 ) -> Result<Vec<Vec<f64>>> {
-    let points = Array2::from_shape_vec((xs.len(), 1), xs.to_vec()).map_err(|e| Error::Shape(e.to_string()))?;
-    let columns: Vec<Array1<f64>> = times.iter().map(|&t| log_density(points.view(), t)).collect::<Result<_>>()?;
-    Ok((0..xs.len()).map(|i| columns.iter().map(|c| c[i].exp()).collect()).collect())
+    let points = Array2::from_shape_vec((xs.len(), 1), xs.to_vec())
+        .map_err(|e| Error::Shape(e.to_string()))?;
+    let columns: Vec<Array1<f64>> = times
+        .iter()
+        .map(|&t| log_density(points.view(), t))
+        .collect::<Result<_>>()?;
+    Ok((0..xs.len())
+        .map(|i| columns.iter().map(|c| c[i].exp()).collect())
+        .collect())
 }
 
 /// One panel of [`density_panels_2d`]: a label and a density `z[j][i]` at `(xs[i], ys[j])`.
@@ -97,11 +116,19 @@ impl DensityPanel2d {
         log_density: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
     ) -> Result<Self> {
         let points = Array2::from_shape_fn((xs.len() * ys.len(), 2), |(k, c)| {
-            if c == 0 { xs[k % xs.len()] } else { ys[k / xs.len()] }
+            if c == 0 {
+                xs[k % xs.len()]
+            } else {
+                ys[k / xs.len()]
+            }
         });
         let values = log_density(points.view())?;
         let z = (0..ys.len())
-            .map(|j| (0..xs.len()).map(|i| values[j * xs.len() + i].exp()).collect())
+            .map(|j| {
+                (0..xs.len())
+                    .map(|i| values[j * xs.len() + i].exp())
+                    .collect()
+            })
             .collect();
         Ok(Self {
             label: label.into(),
@@ -138,30 +165,42 @@ pub fn density_panels_2d(title: &str, panels: &[DensityPanel2d]) -> Plot {
 
 /// 2-D trajectories over a scatter of the data (seed 001 fig. 5): each group is
 /// `(label, colour, paths)` with a path a list of `(x, y)` points; `×` marks the starts.
-pub fn trajectories_2d(title: &str, data: &[(f64, f64)], groups: &[(&str, &str, Vec<Vec<(f64, f64)>>)]) -> Plot {
+pub fn trajectories_2d(title: &str, data: &[(f64, f64)], groups: &[PathGroup2d]) -> Plot {
     let mut plot = Plot::new();
     plot.add_trace(
-        Scatter::new(data.iter().map(|p| p.0).collect(), data.iter().map(|p| p.1).collect())
-            .mode(Mode::Markers)
-            .marker(Marker::new().size(3).color("#BBBBBB"))
-            .name("data"),
+        Scatter::new(
+            data.iter().map(|p| p.0).collect(),
+            data.iter().map(|p| p.1).collect(),
+        )
+        .mode(Mode::Markers)
+        .marker(Marker::new().size(3).color("#BBBBBB"))
+        .name("data"),
     );
     for (label, colour, paths) in groups {
         for (i, p) in paths.iter().enumerate() {
             plot.add_trace(
-                Scatter::new(p.iter().map(|q| q.0).collect(), p.iter().map(|q| q.1).collect())
-                    .mode(Mode::Lines)
-                    .line(Line::new().color(colour.to_string()).width(1.2))
-                    .name(*label)
-                    .legend_group(*label)
-                    .show_legend(i == 0),
+                Scatter::new(
+                    p.iter().map(|q| q.0).collect(),
+                    p.iter().map(|q| q.1).collect(),
+                )
+                .mode(Mode::Lines)
+                .line(Line::new().color(colour.to_string()).width(1.0))
+                .opacity(0.75)
+                .name(*label)
+                .legend_group(*label)
+                .show_legend(i == 0),
             );
         }
         let (sx, sy): (Vec<f64>, Vec<f64>) = paths.iter().map(|p| p[0]).unzip();
         plot.add_trace(
             Scatter::new(sx, sy)
                 .mode(Mode::Markers)
-                .marker(Marker::new().symbol(MarkerSymbol::X).size(8).color(colour.to_string()))
+                .marker(
+                    Marker::new()
+                        .symbol(MarkerSymbol::X)
+                        .size(8)
+                        .color(colour.to_string()),
+                )
                 .legend_group(*label)
                 .show_legend(false),
         );
@@ -181,25 +220,43 @@ pub fn scatter_sets(title: &str, sets: &[(&str, Vec<(f64, f64)>)]) -> Plot {
     );
     for (i, (label, pts)) in sets.iter().take(6).enumerate() {
         plot.add_trace(
-            Scatter::new(pts.iter().map(|p| p.0).collect(), pts.iter().map(|p| p.1).collect())
-                .mode(Mode::Markers)
-                .marker(Marker::new().size(2))
-                .name(*label)
-                .show_legend(false)
-                .x_axis(&format!("x{}", i + 1))
-                .y_axis(&format!("y{}", i + 1)),
+            Scatter::new(
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            )
+            .mode(Mode::Markers)
+            .marker(Marker::new().size(2))
+            .name(*label)
+            .show_legend(false)
+            .x_axis(format!("x{}", i + 1))
+            .y_axis(format!("y{}", i + 1)),
         );
-        lay = axis_pair(lay, i, Axis::new().title(*label).range(vec![-3.0, 3.5]), Axis::new().range(vec![-3.0, 3.5]));
+        lay = axis_pair(
+            lay,
+            i,
+            Axis::new().title(*label).range(vec![-3.0, 3.5]),
+            Axis::new().range(vec![-3.0, 3.5]),
+        );
     }
     plot.set_layout(lay);
     plot
 }
 
 /// Curves `(name, xs, ys)` on one plot, with a log y axis when `log_y`.
-pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<f64>, Vec<f64>)], log_y: bool) -> Plot {
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<f64>, Vec<f64>)],
+    log_y: bool,
+) -> Plot {
     let mut plot = Plot::new();
     for (name, xs, ys) in series {
-        plot.add_trace(Scatter::new(xs.clone(), ys.clone()).mode(Mode::Lines).name(*name));
+        plot.add_trace(
+            Scatter::new(xs.clone(), ys.clone())
+                .mode(Mode::Lines)
+                .name(*name),
+        );
     }
     let mut lay = layout(title, x_label, y_label);
     if log_y {
@@ -231,7 +288,9 @@ pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot 
             .collect();
         plot.add_trace(Scatter::new(steps, avg).mode(Mode::Lines).name(*name));
     }
-    plot.set_layout(layout(title, "step", "loss").y_axis(Axis::new().title("loss").type_(AxisType::Log)));
+    plot.set_layout(
+        layout(title, "step", "loss").y_axis(Axis::new().title("loss").type_(AxisType::Log)),
+    );
     plot
 }
 
@@ -272,12 +331,15 @@ pub fn vector_fields(title: &str, panels: &[FieldPanel]) -> Plot {
                 .y_axis(&ya),
         );
         plot.add_trace(
-            Scatter::new(p.points.iter().map(|q| q.0).collect(), p.points.iter().map(|q| q.1).collect())
-                .mode(Mode::Markers)
-                .marker(Marker::new().size(2).color("#4C78A8"))
-                .show_legend(false)
-                .x_axis(&xa)
-                .y_axis(&ya),
+            Scatter::new(
+                p.points.iter().map(|q| q.0).collect(),
+                p.points.iter().map(|q| q.1).collect(),
+            )
+            .mode(Mode::Markers)
+            .marker(Marker::new().size(2).color("#4C78A8"))
+            .show_legend(false)
+            .x_axis(&xa)
+            .y_axis(&ya),
         );
         lay = axis_pair(lay, i, Axis::new().title(p.label.as_str()), Axis::new());
     }
@@ -287,23 +349,37 @@ pub fn vector_fields(title: &str, panels: &[FieldPanel]) -> Plot {
 
 /// NFE–quality curves `(family, [(nfe, energy distance)])` on log–log axes, with the noise
 /// floor as a shaded band `(low, high)` and its mean as a dashed line.
-pub fn nfe_quality(title: &str, curves: &[(String, Vec<(f64, f64)>)], floor_band: (f64, f64), floor_mean: f64) -> Plot {
+pub fn nfe_quality(
+    title: &str,
+    curves: &[(String, Vec<(f64, f64)>)],
+    floor_band: (f64, f64),
+    floor_mean: f64,
+) -> Plot {
     let mut plot = Plot::new();
     for (name, pts) in curves {
         plot.add_trace(
-            Scatter::new(pts.iter().map(|p| p.0).collect(), pts.iter().map(|p| p.1).collect())
-                .mode(Mode::LinesMarkers)
-                .name(name.as_str()),
+            Scatter::new(
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            )
+            .mode(Mode::LinesMarkers)
+            .name(name.as_str()),
         );
     }
     let (x_lo, x_hi) = curves
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
     plot.add_trace(
         Scatter::new(vec![x_lo, x_hi], vec![floor_mean, floor_mean])
             .mode(Mode::Lines)
-            .line(Line::new().color("#444444").dash(plotly::common::DashType::Dash))
+            .line(
+                Line::new()
+                    .color("#444444")
+                    .dash(plotly::common::DashType::Dash),
+            )
             .name("noise floor (mean)"),
     );
     let band = Shape::new()
@@ -317,11 +393,23 @@ pub fn nfe_quality(title: &str, curves: &[(String, Vec<(f64, f64)>)], floor_band
         .fill_color("#888888")
         .opacity(0.2)
         .layer(ShapeLayer::Below);
-    let lay = layout(title, "NFE (score evaluations per sample)", "energy distance to fresh data")
-        .height(520)
-        .x_axis(Axis::new().title("NFE (score evaluations per sample)").type_(AxisType::Log))
-        .y_axis(Axis::new().title("energy distance to fresh data").type_(AxisType::Log))
-        .shapes(vec![band]);
+    let lay = layout(
+        title,
+        "NFE (score evaluations per sample)",
+        "energy distance to fresh data",
+    )
+    .height(520)
+    .x_axis(
+        Axis::new()
+            .title("NFE (score evaluations per sample)")
+            .type_(AxisType::Log),
+    )
+    .y_axis(
+        Axis::new()
+            .title("energy distance to fresh data")
+            .type_(AxisType::Log),
+    )
+    .shapes(vec![band]);
     plot.set_layout(lay);
     plot
 }
@@ -330,19 +418,42 @@ pub fn nfe_quality(title: &str, curves: &[(String, Vec<(f64, f64)>)], floor_band
 /// sampling error.
 pub fn band(title: &str, x_label: &str, y_label: &str, xs: &[f64], lo: &[f64], hi: &[f64]) -> Plot {
     let mut plot = Plot::new();
-    plot.add_trace(Scatter::new(xs.to_vec(), lo.to_vec()).mode(Mode::Lines).name("low"));
-    plot.add_trace(Scatter::new(xs.to_vec(), hi.to_vec()).mode(Mode::Lines).fill(Fill::ToNextY).name("high"));
+    plot.add_trace(
+        Scatter::new(xs.to_vec(), lo.to_vec())
+            .mode(Mode::Lines)
+            .name("low"),
+    );
+    plot.add_trace(
+        Scatter::new(xs.to_vec(), hi.to_vec())
+            .mode(Mode::Lines)
+            .fill(Fill::ToNextY)
+            .name("high"),
+    );
     plot.set_layout(layout(title, x_label, y_label));
     plot
 }
 
 /// An HTML table from a header and rows of cells (already formatted).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Html {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let head: String = headers.iter().map(|h| format!("<th>{}</th>", esc(h))).collect();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let head: String = headers
+        .iter()
+        .map(|h| format!("<th>{}</th>", esc(h)))
+        .collect();
     let body: String = rows
         .iter()
-        .map(|r| format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{}</td>", esc(c))).collect::<String>()))
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", esc(c)))
+                    .collect::<String>()
+            )
+        })
         .collect();
     Html(format!(
         "<table style=\"border-collapse:collapse;font-size:smaller\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -59,9 +59,27 @@ const A: [&[f64]; 7] = [
     &[1.0 / 5.0],
     &[3.0 / 40.0, 9.0 / 40.0],
     &[44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0],
-    &[19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0],
-    &[9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0],
-    &[35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0],
+    &[
+        19372.0 / 6561.0,
+        -25360.0 / 2187.0,
+        64448.0 / 6561.0,
+        -212.0 / 729.0,
+    ],
+    &[
+        9017.0 / 3168.0,
+        -355.0 / 33.0,
+        46732.0 / 5247.0,
+        49.0 / 176.0,
+        -5103.0 / 18656.0,
+    ],
+    &[
+        35.0 / 384.0,
+        0.0,
+        500.0 / 1113.0,
+        125.0 / 192.0,
+        -2187.0 / 6784.0,
+        11.0 / 84.0,
+    ],
 ];
 /// Fifth-order weights minus the embedded fourth-order ones.
 const E: [f64; 7] = [
@@ -105,7 +123,11 @@ impl Sampler for DormandPrince {
         let (t0, t1) = self.span(sde)?;
         let (n, d) = x_start.dim();
         if n == 0 || d == 0 {
-            return invalid("x_start.shape", format!("{n}×{d}"), "need at least one particle and one dimension");
+            return invalid(
+                "x_start.shape",
+                format!("{n}×{d}"),
+                "need at least one particle and one dimension",
+            );
         }
         crate::error::all_finite("the starting state x_start", x_start.iter())?;
         let flow = ProbabilityFlow::new(sde, score);
@@ -177,7 +199,11 @@ impl Sampler for DormandPrince {
             } else {
                 (0.9 * err.powf(-0.2)).clamp(0.2, 5.0)
             };
-            h *= if finite && err <= 1.0 { factor } else { factor.min(1.0) };
+            h *= if finite && err <= 1.0 {
+                factor
+            } else {
+                factor.min(1.0)
+            };
             if h.abs() < 1e-12 * (t0 - t1) {
                 return Err(Error::Numerical(format!(
                     "Dormand–Prince step size underflow at t = {t} after {attempt} steps"

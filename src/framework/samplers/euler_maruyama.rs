@@ -44,6 +44,12 @@ impl Sampler for ReverseEulerMaruyama {
         record: Record,
     ) -> Result<SdeSolution> {
         let grid = self.schedule.grid(sde)?;
-        EulerMaruyama.solve(&ReverseSde::new(sde, score), x_start, &grid, Noise::Seed(seed), record)
+        EulerMaruyama.solve(
+            &ReverseSde::new(sde, score),
+            x_start,
+            &grid,
+            Noise::Seed(seed),
+            record,
+        )
     }
 }

@@ -132,8 +132,12 @@ impl ReverseStep for ExpPc {
             None => x.to_owned(),
         };
         // Predict t_next with the line through the last two evaluations.
-        let mut pts: Vec<(f64, &Array2<f64>)> =
-            history.evaluations.last().map(|(l, d)| (*l, d)).into_iter().collect();
+        let mut pts: Vec<(f64, &Array2<f64>)> = history
+            .evaluations
+            .last()
+            .map(|(l, d)| (*l, d))
+            .into_iter()
+            .collect();
         pts.push((l_t, &d_t));
         let next = exp_step(model, corrected.view(), t, t_next, &pts)?;
         if history.evaluations.len() == 2 {
@@ -185,7 +189,13 @@ mod tests {
             let simpson: f64 = (0..=m)
                 .map(|k| {
                     let u = k as f64 * dx;
-                    let c = if k == 0 || k == m { 1.0 } else if k % 2 == 1 { 4.0 } else { 2.0 };
+                    let c = if k == 0 || k == m {
+                        1.0
+                    } else if k % 2 == 1 {
+                        4.0
+                    } else {
+                        2.0
+                    };
                     c * (u - h).exp() * poly(u)
                 })
                 .sum::<f64>()

@@ -31,7 +31,9 @@ impl Hybrid {
                 schedule: Schedule::new(sde_steps).to(t_switch),
             },
             ode_stage: Box::new(DpmSolverPP2M {
-                schedule: Schedule::new(ode_steps).spacing(Spacing::LogSnr).from(t_switch),
+                schedule: Schedule::new(ode_steps)
+                    .spacing(Spacing::LogSnr)
+                    .from(t_switch),
             }),
         }
     }
@@ -70,7 +72,13 @@ impl Sampler for Hybrid {
     ) -> Result<SdeSolution> {
         self.span(sde)?;
         let first = self.sde_stage.sample(sde, score, x_start, seed, record)?;
-        let second = self.ode_stage.sample(sde, score, first.last().view(), seed.wrapping_add(1), record)?;
+        let second = self.ode_stage.sample(
+            sde,
+            score,
+            first.last().view(),
+            seed.wrapping_add(1),
+            record,
+        )?;
         let nfe = first.nfe + second.nfe;
         if record == Record::Final {
             return Ok(SdeSolution { nfe, ..second });

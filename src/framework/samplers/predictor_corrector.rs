@@ -44,7 +44,9 @@ impl PredictorCorrector {
 }
 
 fn mean_norm(v: ArrayView2<f64>) -> f64 {
-    v.map_axis(Axis(1), |r| r.dot(&r).sqrt()).mean().unwrap_or(0.0)
+    v.map_axis(Axis(1), |r| r.dot(&r).sqrt())
+        .mean()
+        .unwrap_or(0.0)
 }
 
 impl ReverseStep for PredictorCorrector {
@@ -75,7 +77,13 @@ impl ReverseStep for PredictorCorrector {
         }
         let dt = t_next - t;
         let dw = rng::normals(rng, n, d) * dt.abs().sqrt();
-        EulerMaruyama.step(&ReverseSde::new(model.sde, model.score), x.view(), t, dt, dw.view())
+        EulerMaruyama.step(
+            &ReverseSde::new(model.sde, model.score),
+            x.view(),
+            t,
+            dt,
+            dw.view(),
+        )
     }
 }
 
@@ -100,7 +108,11 @@ impl Sampler for PredictorCorrector {
         record: Record,
     ) -> Result<SdeSolution> {
         if self.corrector_steps == 0 {
-            return invalid("corrector_steps", 0, "use ReverseEulerMaruyama for no corrector");
+            return invalid(
+                "corrector_steps",
+                0,
+                "use ReverseEulerMaruyama for no corrector",
+            );
         }
         positive("snr", self.snr)?;
         let grid = self.schedule.grid(sde)?;

@@ -88,8 +88,16 @@ impl Schedule {
                 if times.len() != self.steps + 1 || !close(ends.0, t0) || !close(ends.1, t1) {
                     return invalid(
                         "spacing",
-                        format!("Times of length {} from {:?} to {:?}", times.len(), ends.0, ends.1),
-                        format!("must hold steps + 1 = {} times from {t0} to {t1}", self.steps + 1),
+                        format!(
+                            "Times of length {} from {:?} to {:?}",
+                            times.len(),
+                            ends.0,
+                            ends.1
+                        ),
+                        format!(
+                            "must hold steps + 1 = {} times from {t0} to {t1}",
+                            self.steps + 1
+                        ),
                     );
                 }
                 TimeGrid::from_times(times.to_vec())
@@ -116,13 +124,21 @@ impl Schedule {
 }
 
 /// `0 < ε < t_start ≤ T`, naming the offending value.
-pub(crate) fn check_span(t_start: Option<f64>, t_end: f64, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
+pub(crate) fn check_span(
+    t_start: Option<f64>,
+    t_end: f64,
+    sde: &dyn ForwardSde,
+) -> Result<(f64, f64)> {
     let t_max = sde.t_max();
     let t0 = t_start.unwrap_or(t_max);
     finite("t_start", t0)?;
     finite("t_end", t_end)?;
     if t_end <= 0.0 {
-        return invalid("t_end (ε)", t_end, "must be > 0: the score and σ(0) = 0 are singular at t = 0");
+        return invalid(
+            "t_end (ε)",
+            t_end,
+            "must be > 0: the score and σ(0) = 0 are singular at t = 0",
+        );
     }
     if t0 > t_max {
         return invalid("t_start", t0, format!("must be ≤ T = {t_max}"));

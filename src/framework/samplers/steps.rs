@@ -81,7 +81,11 @@ pub(crate) fn run(
 ) -> Result<SdeSolution> {
     let (n, d) = x_start.dim();
     if n == 0 || d == 0 {
-        return invalid("x_start.shape", format!("{n}×{d}"), "need at least one particle and one dimension");
+        return invalid(
+            "x_start.shape",
+            format!("{n}×{d}"),
+            "need at least one particle and one dimension",
+        );
     }
     crate::error::all_finite("the starting state x_start", x_start.iter())?;
     let keep = record.indices(grid.steps())?;

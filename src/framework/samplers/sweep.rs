@@ -83,7 +83,10 @@ impl Family {
                 .map(|&tol| Box::new(DormandPrince::new(tol, tol)) as Box<dyn Sampler>)
                 .collect();
         }
-        budgets.iter().filter_map(|&nfe| self.at_budget(nfe)).collect()
+        budgets
+            .iter()
+            .filter_map(|&nfe| self.at_budget(nfe))
+            .collect()
     }
 
     /// A sampler of this family using at most `nfe` evaluations, if the budget allows one.
@@ -99,7 +102,9 @@ impl Family {
             Family::Ddim => Box::new(Ddim::new(0.0, nfe)),
             Family::DpmSolverPP2M => Box::new(DpmSolverPP2M::new(nfe)),
             Family::ExpPc => Box::new(ExpPc::new(nfe)),
-            Family::Hybrid if half > 0 => Box::new(Hybrid::em_then_dpm_solver(0.5, half, nfe - half)),
+            Family::Hybrid if half > 0 => {
+                Box::new(Hybrid::em_then_dpm_solver(0.5, half, nfe - half))
+            }
             _ => return None,
         })
     }
@@ -134,7 +139,8 @@ pub fn nfe_quality_sweep(
         .iter()
         .map(|(family, sampler)| {
             let start = Instant::now();
-            let sol = sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)?;
+            let sol =
+                sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)?;
             let seconds = start.elapsed().as_secs_f64();
             Ok(SweepRow {
                 family: *family,
