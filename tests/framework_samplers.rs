@@ -182,6 +182,45 @@ fn same_seed_same_samples_whatever_the_thread_count() {
     }
 }
 
+/// Given times are used as they are: the uniform grid written out gives the same samples.
+#[test]
+fn given_times_are_a_schedule() {
+    let (sde, _, score) = setup();
+    let x_t = sde.prior_sample(50, 2, &mut rng::seeded(1));
+    let times: Vec<f64> = TimeGrid::uniform(1.0, 1e-3, 12).unwrap().times().to_vec();
+    let given = ExpPc {
+        schedule: Schedule::new(12).spacing(Spacing::Times(std::sync::Arc::new(times))),
+    };
+    let a = given
+        .sample(&sde, &score, x_t.view(), 0, Record::Final)
+        .unwrap();
+    let b = ExpPc {
+        schedule: Schedule::new(12),
+    }
+    .sample(&sde, &score, x_t.view(), 0, Record::Final)
+    .unwrap();
+    assert_eq!(a.last(), b.last());
+    // A log-SNR grid is equally spaced in λ = log(α/σ).
+    let grid = Schedule::new(8)
+        .spacing(Spacing::LogSnr)
+        .grid(&sde)
+        .unwrap();
+    let lam: Vec<f64> = grid
+        .times()
+        .iter()
+        .map(|&t| {
+            let (a, s) = sde.marginal_mean_std(t).unwrap();
+            (a / s).ln()
+        })
+        .collect();
+    let h = lam[1] - lam[0];
+    assert!(
+        lam.windows(2)
+            .all(|w| ((w[1] - w[0]) - h).abs() < 1e-9 * h.abs().max(1.0)),
+        "{lam:?}"
+    );
+}
+
 /// The hybrid's record is the SDE stage's path followed by the ODE stage's.
 #[test]
 fn hybrid_records_both_stages() {

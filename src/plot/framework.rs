@@ -266,16 +266,23 @@ pub fn lines(
     plot
 }
 
+/// Colours of successive runs, so that a run's faint and bold curves match.
+const PALETTE: [&str; 6] = [
+    "#4C78A8", "#E45756", "#54A24B", "#F58518", "#B279A2", "#72B7B2",
+];
+
 /// Training-loss curves `(name, losses)`: the raw losses faintly and a moving average of
 /// `window` steps on top, log y axis.
 pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot {
     let mut plot = Plot::new();
     let w = window.max(1);
-    for (name, losses) in runs {
+    for (k, (name, losses)) in runs.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
         let steps: Vec<f64> = (1..=losses.len()).map(|k| k as f64).collect();
         plot.add_trace(
             Scatter::new(steps.clone(), losses.to_vec())
                 .mode(Mode::Lines)
+                .line(Line::new().color(colour))
                 .opacity(0.25)
                 .name(format!("{name} (per step)"))
                 .show_legend(false),
@@ -286,7 +293,12 @@ pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot 
                 losses[lo..=k].iter().sum::<f64>() / (k - lo + 1) as f64
             })
             .collect();
-        plot.add_trace(Scatter::new(steps, avg).mode(Mode::Lines).name(*name));
+        plot.add_trace(
+            Scatter::new(steps, avg)
+                .mode(Mode::Lines)
+                .line(Line::new().color(colour))
+                .name(*name),
+        );
     }
     plot.set_layout(
         layout(title, "step", "loss").y_axis(Axis::new().title("loss").type_(AxisType::Log)),
