@@ -5,7 +5,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use crate::error::{invalid, positive};
 use crate::rng::{self, Rng};
-use crate::sde_basics::{Diffusion, Sde};
+use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, Sde};
 use crate::Result;
 
 /// A forward SDE whose perturbation kernel is `N(α(t) x_0, σ(t)² I)` and whose prior is
@@ -33,6 +33,51 @@ pub trait ForwardSde: Sde {
         let d = x.ncols() as f64;
         let norm = -0.5 * d * (2.0 * std::f64::consts::PI * s2).ln();
         x.map_axis(Axis(1), |r| norm - 0.5 * r.dot(&r) / s2)
+    }
+
+    /// The reverse-time SDE `dx = [f − g² s] dt + g dW̄` of this forward SDE given a score
+    /// (seed 001 §3.1.3); integrate it on a grid from `T` down to `ε`.
+    fn reverse_sde<C: Score>(&self, score: C) -> ReverseSde<&Self, C>
+    where
+        Self: Sized,
+    {
+        ReverseSde::new(self, score)
+    }
+
+    /// The probability-flow ODE `dx/dt = f − ½ g² s` of this forward SDE given a score
+    /// (seed 001 §3.1.4).
+    fn probability_flow<C: Score>(&self, score: C) -> ProbabilityFlow<&Self, C>
+    where
+        Self: Sized,
+    {
+        ProbabilityFlow::new(self, score)
+    }
+}
+
+impl<S: ForwardSde + ?Sized> ForwardSde for &S {
+    fn t_max(&self) -> f64 {
+        (**self).t_max()
+    }
+    fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)> {
+        (**self).marginal_mean_std(t)
+    }
+    fn prior_std(&self) -> f64 {
+        (**self).prior_std()
+    }
+    fn prior_sample(&self, n: usize, d: usize, rng: &mut Rng) -> Array2<f64> {
+        (**self).prior_sample(n, d, rng)
+    }
+    fn prior_log_density(&self, x: ArrayView2<f64>) -> Array1<f64> {
+        (**self).prior_log_density(x)
+    }
+}
+
+/// `t` if it lies in `[0, t_max]`, else an error naming it (shared by the forward SDEs).
+pub(crate) fn check_time(t: f64, t_max: f64) -> Result<f64> {
+    if t.is_finite() && (0.0..=t_max).contains(&t) {
+        Ok(t)
+    } else {
+        invalid("t", t, format!("must lie in [0, {t_max}]"))
     }
 }
 
@@ -81,28 +126,20 @@ impl Default for VpSde {
     }
 }
 
-fn check_time(t: f64) -> Result<f64> {
-    if t.is_finite() && (0.0..=1.0).contains(&t) {
-        Ok(t)
-    } else {
-        invalid("t", t, "must lie in [0, 1]")
-    }
-}
-
 impl Sde for VpSde {
     fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        Ok(&x * (-0.5 * self.beta(check_time(t)?)))
+        Ok(&x * (-0.5 * self.beta(check_time(t, 1.0)?)))
     }
 
     fn diffusion(&self, _x: ArrayView2<f64>, t: f64) -> Result<Diffusion> {
-        Ok(Diffusion::Scalar(self.beta(check_time(t)?).sqrt()))
+        Ok(Diffusion::Scalar(self.beta(check_time(t, 1.0)?).sqrt()))
     }
 }
 
 impl ForwardSde for VpSde {
     /// `α = exp(−½∫β)`, `σ² = 1 − exp(−∫β)`.
     fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)> {
-        let b = self.integrated_beta(check_time(t)?);
+        let b = self.integrated_beta(check_time(t, 1.0)?);
         Ok(((-0.5 * b).exp(), (-(-b).exp_m1()).sqrt()))
     }
 

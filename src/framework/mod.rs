@@ -1,12 +1,30 @@
 //! Chapter 4 — the unified framework (seed 000 §四, seed 001 §3.1.2–§3.3, seeds 002 and 004).
 //!
-//! Forward SDEs with affine kernels ([`ForwardSde`], [`VpSde`]) and the exact marginals of
-//! mixture data under them ([`MixtureMarginal`]).
+//! - the forward-SDE family with one interface ([`ForwardSde`]): [`VeSde`], [`VpSde`],
+//!   [`SubVpSde`], and the general affine [`AffineSde`] whose kernel comes from the
+//!   mean/variance ODEs;
+//! - the lemma "perturbation kernel ⇔ linear SDE" ([`KernelSde`], [`linear_sde_coefficients`]);
+//! - seed 001's Table 1 as checkable data ([`table1`]);
+//! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
+//!   closed-form Gaussian example ([`GaussianExample`]);
+//! - denoising score matching for candle networks ([`dsm`]);
+//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
 
+mod affine;
+pub mod dsm;
 mod forward;
+mod gaussian;
+mod kernel_lemma;
 mod marginal;
+pub mod samplers;
+mod subvp;
+pub mod table1;
 mod ve;
 
+pub use affine::{AffineSde, TimeFn, AFFINE_STEPS};
 pub use forward::{ForwardSde, VpSde};
+pub use gaussian::GaussianExample;
+pub use kernel_lemma::{linear_sde_coefficients, KernelSde};
 pub use marginal::MixtureMarginal;
+pub use subvp::SubVpSde;
 pub use ve::VeSde;

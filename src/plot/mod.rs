@@ -13,6 +13,7 @@ pub use charts::{
     bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel, MAX_PANELS,
 };
 pub use fields::score_fields;
+pub mod framework;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,0 +1,421 @@
+//! Denoising score matching (seed 001 §3.2.1, seed 000 §4.4.1, seed 002 §2 and §4):
+//!
+//! ```text
+//! L(θ) = E_{t ~ p_time} E_{x_0 ~ data} E_{ε ~ N(0,I)} λ(t) ‖ s_θ(α_t x_0 + σ_t ε, t) + ε/σ_t ‖²,
+//! ```
+//!
+//! the conditional score `∇log p_t(x_t | x_0) = −ε/σ_t` standing in for the unknown
+//! `∇log p_t(x_t)`. Seed 001's proposition: the minimiser is `s*(x_t, t) = E[∇log p_t(x_t|x_0) | x_t]
+//! = ∇log p_t(x_t)` — checked in `tests/framework_dsm.rs` by training on a mixture whose
+//! `∇log p_t` is known ([`score_error`]) and by comparing losses ([`dsm_loss`]).
+//!
+//! The loss is computed in the network's own output space ([`Parameterisation`]): with
+//! `s_θ − (−ε/σ) = ± c(t) (o − target)` it is `λ(t) c(t)² ‖o − target‖²`; for `ε`-prediction
+//! with `λ = σ²` that is the appendix's `‖ε̂ − ε‖²`.
+//!
+//! Training is seeded (times, noise, minibatch order, initialisation through
+//! [`ScoreNet::new`]); progress goes to stdout every `log_every` steps (a notebook shows it
+//! under the cell, a terminal as lines) and the whole loss history is returned.
+
+use std::time::Instant;
+
+use candle_core::Tensor;
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::seq::SliceRandom;
+use rand::Rng as _;
+
+use super::ForwardSde;
+use crate::error::{invalid, positive};
+use crate::models::{to_tensor, Parameterisation, ScoreNet};
+use crate::rng::{self, Rng};
+use crate::sde_basics::{Diffusion, Score};
+use crate::{Error, Result};
+
+/// The time weighting `λ(t)` of the score-space loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weighting {
+    /// `λ = 1`.
+    Uniform,
+    /// `λ = σ_t²` (Song & Ermon; for `ε`-prediction this is DDPM's simple loss).
+    SigmaSquared,
+    /// `λ = g(t)²` (Song et al. 2021's likelihood weighting: the loss bounds the KL).
+    Likelihood,
+}
+
+impl Weighting {
+    /// `λ(t)` for `sde`.
+    pub fn lambda(self, sde: &dyn ForwardSde, t: f64) -> Result<f64> {
+        Ok(match self {
+            Weighting::Uniform => 1.0,
+            Weighting::SigmaSquared => sde.marginal_mean_std(t)?.1.powi(2),
+            Weighting::Likelihood => match sde.diffusion(Array2::zeros((1, 1)).view(), t)? {
+                Diffusion::Scalar(g) => g * g,
+                other => {
+                    return Err(Error::Shape(format!(
+                        "likelihood weighting needs a scalar diffusion, got {other:?}"
+                    )))
+                }
+            },
+        })
+    }
+}
+
+/// How the times of a batch are drawn on `[ε, T]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSampling {
+    /// Independent uniform times.
+    Uniform,
+    /// One uniform time in each of `n` equal strata, shuffled over the batch (lower variance).
+    Stratified,
+}
+
+/// Full batch or minibatches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Every data point every step.
+    Full,
+    /// This many points per step, from a seeded reshuffle each epoch.
+    Mini(usize),
+}
+
+/// Settings of a DSM training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DsmConfig {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Full batch or minibatches.
+    pub batch: Batch,
+    /// `λ(t)`.
+    pub weighting: Weighting,
+    /// How times are drawn.
+    pub time_sampling: TimeSampling,
+    /// Smallest time `ε > 0`.
+    pub t_eps: f64,
+    /// Seed of times, noise and minibatch order.
+    pub seed: u64,
+    /// Print `step k/K loss …` to stdout every this many steps (`None`: silent).
+    pub log_every: Option<usize>,
+}
+
+impl DsmConfig {
+    /// The appendix's run: Adam `lr = 10⁻³`, full batch, `σ²` weighting (`ε`-MSE), uniform
+    /// times on `[10⁻³, T]`, silent.
+    pub fn new(steps: usize, seed: u64) -> Self {
+        Self {
+            steps,
+            lr: 1e-3,
+            batch: Batch::Full,
+            weighting: Weighting::SigmaSquared,
+            time_sampling: TimeSampling::Uniform,
+            t_eps: 1e-3,
+            seed,
+            log_every: None,
+        }
+    }
+}
+
+/// What a run returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainLog {
+    /// The loss at every step.
+    pub losses: Vec<f64>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl TrainLog {
+    /// Optimiser steps per second.
+    pub fn steps_per_second(&self) -> f64 {
+        self.losses.len() as f64 / self.seconds
+    }
+}
+
+fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
+    let t_max = sde.t_max();
+    if !(t_eps.is_finite() && t_eps > 0.0) {
+        return invalid(
+            "t_eps (ε)",
+            t_eps,
+            "must be > 0: σ(0) = 0 makes −ε/σ infinite",
+        );
+    }
+    if t_eps >= t_max {
+        return invalid("t_eps (ε)", t_eps, format!("must be < T = {t_max}"));
+    }
+    Ok(t_max)
+}
+
+fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mut Rng) -> Vec<f64> {
+    let span = t_max - t_eps;
+    match sampling {
+        TimeSampling::Uniform => (0..n).map(|_| t_eps + span * rng.random::<f64>()).collect(),
+        TimeSampling::Stratified => {
+            let mut t: Vec<f64> = (0..n)
+                .map(|i| t_eps + span * (i as f64 + rng.random::<f64>()) / n as f64)
+                .collect();
+            t.shuffle(rng);
+            t
+        }
+    }
+}
+
+/// A batch of the DSM regression: perturbed points, times, targets and per-row weights.
+struct DsmBatch {
+    x_t: Array2<f64>,
+    t: Vec<f64>,
+    target: Array2<f64>,
+    weight: Vec<f64>,
+}
+
+fn dsm_batch(
+    sde: &dyn ForwardSde,
+    x0: ArrayView2<f64>,
+    param: Parameterisation,
+    weighting: Weighting,
+    t: Vec<f64>,
+    rng: &mut Rng,
+) -> Result<DsmBatch> {
+    let (n, d) = x0.dim();
+    let eps = rng::normals(rng, n, d);
+    let mut alpha = Vec::with_capacity(n);
+    let mut sigma = Vec::with_capacity(n);
+    let mut weight = Vec::with_capacity(n);
+    for &ti in &t {
+        let (a, s) = sde.marginal_mean_std(ti)?;
+        alpha.push(a);
+        sigma.push(s);
+        weight.push(weighting.lambda(sde, ti)? * param.score_factor(a, s).powi(2));
+    }
+    let a = Array1::from(alpha.clone()).insert_axis(Axis(1));
+    let s = Array1::from(sigma.clone()).insert_axis(Axis(1));
+    let x_t = &x0 * &a + &eps * &s;
+    let target = param.target(x0, eps.view(), &alpha, &sigma);
+    Ok(DsmBatch {
+        x_t,
+        t,
+        target,
+        weight,
+    })
+}
+
+/// Trains `net` by denoising score matching on `data` (`n × d`) under `sde`.
+///
+/// Errors on bad settings, a data/model dimension mismatch, and — stopping at once, naming
+/// the step — a non-finite loss.
+pub fn train_dsm(
+    net: &ScoreNet,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    config: &DsmConfig,
+) -> Result<TrainLog> {
+    let t_max = check_span(sde, config.t_eps)?;
+    positive("lr", config.lr)?;
+    if config.steps == 0 {
+        return invalid("steps", 0, "need at least one step");
+    }
+    let n = data.nrows();
+    if n == 0 {
+        return invalid("data.nrows()", 0, "need at least one data point");
+    }
+    net.check_input(data)?;
+    crate::error::all_finite("the training data", data.iter())?;
+    let m = match config.batch {
+        Batch::Full => n,
+        Batch::Mini(m) if m == 0 || m > n => {
+            return invalid(
+                "Batch::Mini",
+                m,
+                format!("must lie in 1..={n} (the data size)"),
+            )
+        }
+        Batch::Mini(m) => m,
+    };
+    if config.log_every == Some(0) {
+        return invalid("log_every", 0, "must be ≥ 1 (or None)");
+    }
+    let params = ParamsAdamW {
+        lr: config.lr,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut opt = AdamW::new(net.trainable_vars(), params)?;
+    let mut rng = rng::seeded(config.seed);
+    let param = net.config().parameterisation;
+    let device = net.device().clone();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut cursor = n; // forces a shuffle before the first minibatch
+    let mut losses = Vec::with_capacity(config.steps);
+    let start = Instant::now();
+    for step in 1..=config.steps {
+        let x0 = if m == n {
+            data.to_owned()
+        } else {
+            if cursor + m > n {
+                order.shuffle(&mut rng);
+                cursor = 0;
+            }
+            let rows = &order[cursor..cursor + m];
+            cursor += m;
+            data.select(Axis(0), rows)
+        };
+        let t = draw_times(config.time_sampling, m, config.t_eps, t_max, &mut rng);
+        let b = dsm_batch(sde, x0.view(), param, config.weighting, t, &mut rng)?;
+        let x_t = to_tensor(b.x_t.view(), &device)?;
+        let tt = Tensor::from_vec(
+            b.t.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            (m, 1),
+            &device,
+        )?;
+        let target = to_tensor(b.target.view(), &device)?;
+        let w = Tensor::from_vec(
+            b.weight.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            (m, 1),
+            &device,
+        )?;
+        let out = net.forward(&x_t, &tt)?;
+        let loss = ((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?;
+        let value = f64::from(loss.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            return Err(Error::Numerical(format!(
+                "the DSM loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
+                config.steps, config.lr
+            )));
+        }
+        opt.backward_step(&loss)?;
+        losses.push(value);
+        if let Some(k) = config.log_every {
+            if step % k == 0 || step == config.steps {
+                println!("step {step:>6}/{}  loss {value:.5}", config.steps);
+            }
+        }
+    }
+    Ok(TrainLog {
+        losses,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// A Monte-Carlo estimate of the score-space DSM loss `E λ(t) ‖s(x_t, t) + ε/σ_t‖²` of any
+/// score, on `data` with `reps` draws of `(t, ε)` per point from `seed` — the same draws for
+/// every score given the same seed, so losses of two scores compare without noise from the
+/// draws.
+pub fn dsm_loss(
+    score: &dyn Score,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    weighting: Weighting,
+    t_eps: f64,
+    reps: usize,
+    seed: u64,
+) -> Result<f64> {
+    let t_max = check_span(sde, t_eps)?;
+    if reps == 0 || data.nrows() == 0 {
+        return invalid(
+            "reps × data",
+            format!("{reps} × {}", data.nrows()),
+            "need at least one draw",
+        );
+    }
+    let mut rng = rng::seeded(seed);
+    let mut total = 0.0;
+    for _ in 0..reps {
+        let t = draw_times(TimeSampling::Uniform, data.nrows(), t_eps, t_max, &mut rng);
+        let b = dsm_batch(sde, data, Parameterisation::Score, weighting, t, &mut rng)?;
+        for (i, &ti) in b.t.iter().enumerate() {
+            let s = score.score(b.x_t.slice(ndarray::s![i..i + 1, ..]), ti)?;
+            let diff = &s.row(0) - &b.target.row(i);
+            total += b.weight[i] * diff.dot(&diff);
+        }
+    }
+    Ok(total / (reps * data.nrows()) as f64)
+}
+
+/// The relative L2 error `√(E‖s − s_ref‖² / E‖s_ref‖²)` with `x ~ p_t`, at each time of
+/// `times`, from `n` exact draws of `p_t` per time (`draw(t, n, seed)`).
+pub fn score_error(
+    score: &dyn Score,
+    reference: &dyn Score,
+    draw: impl Fn(f64, usize, u64) -> Result<Array2<f64>>,
+    times: &[f64],
+    n: usize,
+    seed: u64,
+) -> Result<Vec<(f64, f64)>> {
+    times
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            let x = draw(t, n, seed.wrapping_add(k as u64))?;
+            let s = score.score(x.view(), t)?;
+            let r = reference.score(x.view(), t)?;
+            let num = (&s - &r).mapv(|v| v * v).sum();
+            let den = r.mapv(|v| v * v).sum();
+            Ok((t, (num / den).sqrt()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::VpSde;
+
+    /// The output-space loss `λ c² ‖o − target‖²` is the score-space loss
+    /// `λ ‖s_θ(o) + ε/σ‖²` for every parameterisation and weighting.
+    #[test]
+    fn output_space_loss_is_the_score_space_loss() {
+        let sde = VpSde::default();
+        let x0 = crate::data::GaussianMixture::appendix_2d().sample(50, 1);
+        let mut rng = rng::seeded(2);
+        let o = rng::normals(&mut rng, 50, 2);
+        for param in [
+            Parameterisation::Epsilon,
+            Parameterisation::Score,
+            Parameterisation::X0,
+            Parameterisation::V,
+        ] {
+            for weighting in [
+                Weighting::Uniform,
+                Weighting::SigmaSquared,
+                Weighting::Likelihood,
+            ] {
+                let t = draw_times(TimeSampling::Stratified, 50, 1e-3, 1.0, &mut rng);
+                let mut r1 = rng::seeded(3);
+                let b = dsm_batch(&sde, x0.view(), param, weighting, t.clone(), &mut r1).unwrap();
+                let mut r2 = rng::seeded(3);
+                let s = dsm_batch(
+                    &sde,
+                    x0.view(),
+                    Parameterisation::Score,
+                    weighting,
+                    t,
+                    &mut r2,
+                )
+                .unwrap();
+                for i in 0..50 {
+                    let (a, sg) = sde.marginal_mean_std(b.t[i]).unwrap();
+                    let oi = o.slice(ndarray::s![i..i + 1, ..]).to_owned();
+                    let d = &oi.row(0) - &b.target.row(i);
+                    let out_space = b.weight[i] * d.dot(&d);
+                    let score = param.to_score(&oi, b.x_t.slice(ndarray::s![i..i + 1, ..]), a, sg);
+                    let e = &score.row(0) - &s.target.row(i);
+                    let score_space = s.weight[i] * e.dot(&e);
+                    assert!(
+                        (out_space - score_space).abs() <= 1e-9 * score_space.max(1e-12),
+                        "{param:?} {weighting:?} row {i}: {out_space} vs {score_space}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stratified_times_cover_every_stratum() {
+        let t = draw_times(TimeSampling::Stratified, 10, 0.0, 1.0, &mut rng::seeded(1));
+        let mut bins: Vec<usize> = t.iter().map(|v| (v * 10.0) as usize).collect();
+        bins.sort();
+        assert_eq!(bins, (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,85 @@
+//! Samplers: from the prior at `T` to (approximately) the data at `ε`, with any score —
+//! the closed-form [`MixtureMarginal`](crate::framework::MixtureMarginal) or a learned
+//! network ([`crate::models::LearnedScore`]) are the same [`Score`] (seed 000 §4.4.2,
+//! seed 001 §3.2.2, seed 002 §3, seed 000 §2.5).
+//!
+//! Every sampler implements [`Sampler`]: `sample(sde, score, x_T, seed, record)` returns the
+//! recorded states (the samples are `.last()`) and the NFE — score evaluations per particle.
+//!
+//! | family | file | NFE per step |
+//! |---|---|---|
+//! | reverse-SDE Euler–Maruyama (seed 001 §3.2.2) | [`euler_maruyama`] | 1 |
+//! | PF-ODE Euler and Heun (seed 001 §3.2.2, seed 000 §2.5.1) | [`pf_ode`] | 1, 2 |
+//! | PF-ODE adaptive Dormand–Prince 5(4) | [`dormand_prince`] | adaptive |
+//! | predictor–corrector, Langevin corrector (Song et al. 2021) | [`predictor_corrector`] | 1 + corrector steps |
+//! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
+//! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
+//! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
+//! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
+
+pub mod ddim;
+pub mod dormand_prince;
+pub mod dpm_solver;
+pub mod euler_maruyama;
+pub mod exp_pc;
+pub mod hybrid;
+pub mod pf_ode;
+pub mod predictor_corrector;
+mod schedule;
+mod steps;
+pub mod sweep;
+
+pub use ddim::Ddim;
+pub use dormand_prince::DormandPrince;
+pub use dpm_solver::DpmSolverPP2M;
+pub use euler_maruyama::ReverseEulerMaruyama;
+pub use exp_pc::ExpPc;
+pub use hybrid::Hybrid;
+pub use pf_ode::{PfMethod, PfOde};
+pub use predictor_corrector::PredictorCorrector;
+pub use schedule::{Schedule, Spacing, DEFAULT_EPS};
+pub use sweep::{nfe_quality_sweep, nfe_to_reach, Family, SweepRow};
+
+use ndarray::ArrayView2;
+
+use crate::framework::ForwardSde;
+use crate::rng;
+use crate::sde_basics::Score;
+use crate::solvers::{Record, SdeSolution};
+use crate::Result;
+
+/// A way of drawing samples by running the reverse process from `t_start` (usually `T`)
+/// down to `ε`.
+pub trait Sampler: Sync {
+    /// Name for tables and plots, with its settings (e.g. `"DDIM η=0, 20 steps"`).
+    fn name(&self) -> String;
+
+    /// `(t_start, t_end)` for `sde`, checked (`0 < ε < t_start ≤ T`).
+    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)>;
+
+    /// Runs the sampler from `x_start` (`n × d`, a draw of `p_{t_start}`) with noise from
+    /// `seed`; `record` chooses the states kept. The samples are the returned `.last()`,
+    /// the NFE its `.nfe`.
+    fn sample(
+        &self,
+        sde: &dyn ForwardSde,
+        score: &dyn Score,
+        x_start: ArrayView2<f64>,
+        seed: u64,
+        record: Record,
+    ) -> Result<SdeSolution>;
+}
+
+/// `n` draws of the `d`-dimensional prior from `seed`, then `sampler` from them with noise
+/// from `seed + 1`; only the final state is kept.
+pub fn sample_from_prior(
+    sampler: &dyn Sampler,
+    sde: &dyn ForwardSde,
+    score: &dyn Score,
+    n: usize,
+    d: usize,
+    seed: u64,
+) -> Result<SdeSolution> {
+    let x_t = sde.prior_sample(n, d, &mut rng::seeded(seed));
+    sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)
+}

@@ -1,0 +1,162 @@
+//! The NFE–quality comparison of the notebook (seed 000 §4.4.2, §2.5; seed 002 §3): every
+//! sampler family at several budgets, all started from the same prior draw, each scored by
+//! [`metrics::quality`](crate::metrics::quality) against the same fresh data.
+
+use std::time::Instant;
+
+use ndarray::ArrayView2;
+
+use super::{
+    Ddim, DormandPrince, DpmSolverPP2M, ExpPc, Hybrid, PfMethod, PfOde, PredictorCorrector,
+    ReverseEulerMaruyama, Sampler,
+};
+use crate::framework::ForwardSde;
+use crate::metrics::{quality, Quality};
+use crate::rng;
+use crate::sde_basics::Score;
+use crate::solvers::Record;
+use crate::Result;
+
+/// The sampler families of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// [`ReverseEulerMaruyama`], uniform steps.
+    EulerMaruyama,
+    /// [`PfOde`] with Euler, uniform steps.
+    PfEuler,
+    /// [`PfOde`] with Heun, uniform steps.
+    PfHeun,
+    /// [`DormandPrince`] over a ladder of tolerances.
+    DormandPrince,
+    /// [`PredictorCorrector`], one corrector step, uniform steps.
+    PredictorCorrector,
+    /// [`Ddim`] with `η = 1`, uniform steps.
+    DdpmAncestral,
+    /// [`Ddim`] with `η = 0`, uniform steps.
+    Ddim,
+    /// [`DpmSolverPP2M`], log-SNR steps.
+    DpmSolverPP2M,
+    /// [`ExpPc`], log-SNR steps.
+    ExpPc,
+    /// [`Hybrid`]: half the budget Euler–Maruyama from `T` to `t = 0.5`, half DPM-Solver++(2M).
+    Hybrid,
+}
+
+impl Family {
+    /// All families, in table order.
+    pub const ALL: [Family; 10] = [
+        Family::EulerMaruyama,
+        Family::PfEuler,
+        Family::PfHeun,
+        Family::DormandPrince,
+        Family::PredictorCorrector,
+        Family::DdpmAncestral,
+        Family::Ddim,
+        Family::DpmSolverPP2M,
+        Family::ExpPc,
+        Family::Hybrid,
+    ];
+
+    /// Short label for tables and legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::EulerMaruyama => "reverse-SDE EM",
+            Family::PfEuler => "PF-ODE Euler",
+            Family::PfHeun => "PF-ODE Heun",
+            Family::DormandPrince => "PF-ODE Dormand–Prince",
+            Family::PredictorCorrector => "PC (EM + Langevin)",
+            Family::DdpmAncestral => "DDPM ancestral",
+            Family::Ddim => "DDIM η=0",
+            Family::DpmSolverPP2M => "DPM-Solver++(2M)",
+            Family::ExpPc => "exponential PC",
+            Family::Hybrid => "hybrid SDE→ODE",
+        }
+    }
+
+    /// The samplers of this family for the given NFE budgets (each using at most its budget;
+    /// budgets too small for the family are skipped). Dormand–Prince cannot be given a budget:
+    /// it gets the tolerance ladder `10⁻¹ … 10⁻⁵` instead.
+    pub fn ladder(self, budgets: &[usize]) -> Vec<Box<dyn Sampler>> {
+        if self == Family::DormandPrince {
+            return [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
+                .iter()
+                .map(|&tol| Box::new(DormandPrince::new(tol, tol)) as Box<dyn Sampler>)
+                .collect();
+        }
+        budgets
+            .iter()
+            .filter_map(|&nfe| self.at_budget(nfe))
+            .collect()
+    }
+
+    /// A sampler of this family using at most `nfe` evaluations, if the budget allows one.
+    pub fn at_budget(self, nfe: usize) -> Option<Box<dyn Sampler>> {
+        let half = nfe / 2;
+        Some(match self {
+            _ if nfe == 0 => return None,
+            Family::EulerMaruyama => Box::new(ReverseEulerMaruyama::new(nfe)),
+            Family::PfEuler => Box::new(PfOde::new(PfMethod::Euler, nfe)),
+            Family::PfHeun if half > 0 => Box::new(PfOde::new(PfMethod::Heun, half)),
+            Family::PredictorCorrector if half > 0 => Box::new(PredictorCorrector::new(half)),
+            Family::DdpmAncestral => Box::new(Ddim::ddpm_ancestral(nfe)),
+            Family::Ddim => Box::new(Ddim::new(0.0, nfe)),
+            Family::DpmSolverPP2M => Box::new(DpmSolverPP2M::new(nfe)),
+            Family::ExpPc => Box::new(ExpPc::new(nfe)),
+            Family::Hybrid if half > 0 => {
+                Box::new(Hybrid::em_then_dpm_solver(0.5, half, nfe - half))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// One sampler's result in the comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRow {
+    /// The family.
+    pub family: Family,
+    /// The sampler with its settings.
+    pub sampler: String,
+    /// Score evaluations per particle.
+    pub nfe: usize,
+    /// Energy distance and sliced W2 to the reference data.
+    pub quality: Quality,
+    /// Wall-clock seconds of the sampling.
+    pub seconds: f64,
+}
+
+/// Runs every `(family, sampler)` from the same `n` prior draws (`n` = the reference's
+/// size, drawn from `seed`; noise from `seed + 1`) and scores it against `reference`.
+pub fn nfe_quality_sweep(
+    samplers: &[(Family, Box<dyn Sampler>)],
+    sde: &dyn ForwardSde,
+    score: &dyn Score,
+    reference: ArrayView2<f64>,
+    seed: u64,
+) -> Result<Vec<SweepRow>> {
+    let x_t = sde.prior_sample(reference.nrows(), reference.ncols(), &mut rng::seeded(seed));
+    samplers
+        .iter()
+        .map(|(family, sampler)| {
+            let start = Instant::now();
+            let sol =
+                sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)?;
+            let seconds = start.elapsed().as_secs_f64();
+            Ok(SweepRow {
+                family: *family,
+                sampler: sampler.name(),
+                nfe: sol.nfe,
+                quality: quality(sol.last().view(), reference)?,
+                seconds,
+            })
+        })
+        .collect()
+}
+
+/// The smallest NFE at which `family` scores an energy distance `≤ threshold` in `rows`.
+pub fn nfe_to_reach(rows: &[SweepRow], family: Family, threshold: f64) -> Option<usize> {
+    rows.iter()
+        .filter(|r| r.family == family && r.quality.energy <= threshold)
+        .map(|r| r.nfe)
+        .min()
+}

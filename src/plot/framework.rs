@@ -1,0 +1,473 @@
+//! Figure builders of chapter 4 (`notebooks/04_unified_framework.ipynb`): densities with
+//! paths (seed 001 figs. 2–5), 2-D trajectories, loss curves, score fields, the NFE–quality
+//! plot and HTML tables. No maths here: every number comes from the crate.
+
+use plotly::common::{ColorScale, ColorScalePalette, Fill, Line, Marker, MarkerSymbol, Mode};
+use plotly::layout::{
+    Axis, AxisType, GridPattern, Layout, LayoutGrid, Shape, ShapeLayer, ShapeType,
+};
+use plotly::{Contour, HeatMap, Plot, Scatter};
+
+use ndarray::{Array1, Array2, ArrayView2};
+
+use super::{layout, Html};
+use crate::{Error, Result};
+
+/// Paths drawn in one colour: `(label, colour, times, paths)`.
+pub type PathGroup<'a> = (&'a str, &'a str, &'a [f64], &'a [Vec<f64>]);
+
+/// 2-D paths drawn in one colour: `(label, colour, paths of (x, y) points)`.
+pub type PathGroup2d<'a> = (&'a str, &'a str, Vec<Vec<(f64, f64)>>);
+
+/// A density `p_t(x)` on a grid — `density[i][k]` at `xs[i]`, `times[k]` — drawn as a heatmap
+/// (time across, space up), with sample paths over it: `(label, colour, times, paths)`.
+/// Markers `×` at the first point of each path (seed 001 figs. 2–3).
+pub fn density_with_paths(
+    title: &str,
+    times: &[f64],
+    xs: &[f64],
+    density: Vec<Vec<f64>>,
+    paths: &[PathGroup],
+) -> Plot {
+    let mut plot = Plot::new();
+    plot.add_trace(
+        HeatMap::new(times.to_vec(), xs.to_vec(), density)
+            .color_scale(ColorScale::Palette(ColorScalePalette::Viridis))
+            .show_scale(false)
+            .name("p_t(x)"),
+    );
+    for (label, colour, t, group) in paths {
+        for (i, p) in group.iter().enumerate() {
+            plot.add_trace(
+                Scatter::new(t.to_vec(), p.clone())
+                    .mode(Mode::Lines)
+                    .line(Line::new().color(colour.to_string()).width(1.2))
+                    .name(*label)
+                    .legend_group(*label)
+                    .show_legend(i == 0),
+            );
+        }
+        let starts: Vec<f64> = group.iter().map(|p| p[0]).collect();
+        plot.add_trace(
+            Scatter::new(vec![t[0]; starts.len()], starts)
+                .mode(Mode::Markers)
+                .marker(
+                    Marker::new()
+                        .symbol(MarkerSymbol::X)
+                        .color(colour.to_string())
+                        .size(8),
+                )
+                .legend_group(*label)
+                .show_legend(false),
+        );
+    }
+    plot.set_layout(layout(title, "t", "x"));
+    plot
+}
+
+/// `[p(xs[i], t_k)]` as `density[i][k]` for [`density_with_paths`], from a function giving
+/// `log p(·, t)` on a column of points.
+pub fn density_grid_1d(
+    times: &[f64],
+    xs: &[f64],
+    log_density: impl Fn(ArrayView2<f64>, f64) -> Result<Array1<f64>>,
+) -> Result<Vec<Vec<f64>>> {
+    let points = Array2::from_shape_vec((xs.len(), 1), xs.to_vec())
+        .map_err(|e| Error::Shape(e.to_string()))?;
+    let columns: Vec<Array1<f64>> = times
+        .iter()
+        .map(|&t| log_density(points.view(), t))
+        .collect::<Result<_>>()?;
+    Ok((0..xs.len())
+        .map(|i| columns.iter().map(|c| c[i].exp()).collect())
+        .collect())
+}
+
+/// One panel of [`density_panels_2d`]: a label and a density `z[j][i]` at `(xs[i], ys[j])`.
+pub struct DensityPanel2d {
+    /// Panel title, e.g. `"t = 0.5"`.
+    pub label: String,
+    /// Grid abscissae.
+    pub xs: Vec<f64>,
+    /// Grid ordinates.
+    pub ys: Vec<f64>,
+    /// `z[j][i] = p(xs[i], ys[j])`.
+    pub z: Vec<Vec<f64>>,
+}
+
+fn axis_pair(layout: Layout, i: usize, x: Axis, y: Axis) -> Layout {
+    match i {
+        0 => layout.x_axis(x).y_axis(y),
+        1 => layout.x_axis2(x).y_axis2(y),
+        2 => layout.x_axis3(x).y_axis3(y),
+        3 => layout.x_axis4(x).y_axis4(y),
+        4 => layout.x_axis5(x).y_axis5(y),
+        5 => layout.x_axis6(x).y_axis6(y),
+        _ => layout,
+    }
+}
+
+impl DensityPanel2d {
+    /// The panel of `exp(log_density)` on the grid `xs × ys`.
+    pub fn from_fn(
+        label: impl Into<String>,
+        xs: &[f64],
+        ys: &[f64],
+        log_density: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
+    ) -> Result<Self> {
+        let points = Array2::from_shape_fn((xs.len() * ys.len(), 2), |(k, c)| {
+            if c == 0 {
+                xs[k % xs.len()]
+            } else {
+                ys[k / xs.len()]
+            }
+        });
+        let values = log_density(points.view())?;
+        let z = (0..ys.len())
+            .map(|j| {
+                (0..xs.len())
+                    .map(|i| values[j * xs.len() + i].exp())
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            label: label.into(),
+            xs: xs.to_vec(),
+            ys: ys.to_vec(),
+            z,
+        })
+    }
+}
+
+/// Side-by-side contour plots of 2-D densities (seed 001 fig. 4), at most six panels.
+pub fn density_panels_2d(title: &str, panels: &[DensityPanel2d]) -> Plot {
+    let mut plot = Plot::new();
+    let mut lay = Layout::new().title(title).height(330).grid(
+        LayoutGrid::new()
+            .rows(1)
+            .columns(panels.len().min(6))
+            .pattern(GridPattern::Independent),
+    );
+    for (i, p) in panels.iter().take(6).enumerate() {
+        plot.add_trace(
+            Contour::new(p.xs.clone(), p.ys.clone(), p.z.clone())
+                .color_scale(ColorScale::Palette(ColorScalePalette::Viridis))
+                .show_scale(false)
+                .name(p.label.as_str())
+                .x_axis(&format!("x{}", i + 1))
+                .y_axis(&format!("y{}", i + 1)),
+        );
+        lay = axis_pair(lay, i, Axis::new().title(p.label.as_str()), Axis::new());
+    }
+    plot.set_layout(lay);
+    plot
+}
+
+/// 2-D trajectories over a scatter of the data (seed 001 fig. 5): each group is
+/// `(label, colour, paths)` with a path a list of `(x, y)` points; `×` marks the starts.
+pub fn trajectories_2d(title: &str, data: &[(f64, f64)], groups: &[PathGroup2d]) -> Plot {
+    let mut plot = Plot::new();
+    plot.add_trace(
+        Scatter::new(
+            data.iter().map(|p| p.0).collect(),
+            data.iter().map(|p| p.1).collect(),
+        )
+        .mode(Mode::Markers)
+        .marker(Marker::new().size(3).color("#BBBBBB"))
+        .name("data"),
+    );
+    for (label, colour, paths) in groups {
+        for (i, p) in paths.iter().enumerate() {
+            plot.add_trace(
+                Scatter::new(
+                    p.iter().map(|q| q.0).collect(),
+                    p.iter().map(|q| q.1).collect(),
+                )
+                .mode(Mode::Lines)
+                .line(Line::new().color(colour.to_string()).width(1.0))
+                .opacity(0.75)
+                .name(*label)
+                .legend_group(*label)
+                .show_legend(i == 0),
+            );
+        }
+        let (sx, sy): (Vec<f64>, Vec<f64>) = paths.iter().map(|p| p[0]).unzip();
+        plot.add_trace(
+            Scatter::new(sx, sy)
+                .mode(Mode::Markers)
+                .marker(
+                    Marker::new()
+                        .symbol(MarkerSymbol::X)
+                        .size(8)
+                        .color(colour.to_string()),
+                )
+                .legend_group(*label)
+                .show_legend(false),
+        );
+    }
+    plot.set_layout(layout(title, "x₁", "x₂").height(520));
+    plot
+}
+
+/// A scatter of point sets side by side, e.g. samples of several samplers.
+pub fn scatter_sets(title: &str, sets: &[(&str, Vec<(f64, f64)>)]) -> Plot {
+    let mut plot = Plot::new();
+    let mut lay = Layout::new().title(title).height(340).grid(
+        LayoutGrid::new()
+            .rows(1)
+            .columns(sets.len().min(6))
+            .pattern(GridPattern::Independent),
+    );
+    for (i, (label, pts)) in sets.iter().take(6).enumerate() {
+        plot.add_trace(
+            Scatter::new(
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            )
+            .mode(Mode::Markers)
+            .marker(Marker::new().size(2))
+            .name(*label)
+            .show_legend(false)
+            .x_axis(format!("x{}", i + 1))
+            .y_axis(format!("y{}", i + 1)),
+        );
+        lay = axis_pair(
+            lay,
+            i,
+            Axis::new().title(*label).range(vec![-3.0, 3.5]),
+            Axis::new().range(vec![-3.0, 3.5]),
+        );
+    }
+    plot.set_layout(lay);
+    plot
+}
+
+/// Curves `(name, xs, ys)` on one plot, with a log y axis when `log_y`.
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<f64>, Vec<f64>)],
+    log_y: bool,
+) -> Plot {
+    let mut plot = Plot::new();
+    for (name, xs, ys) in series {
+        plot.add_trace(
+            Scatter::new(xs.clone(), ys.clone())
+                .mode(Mode::Lines)
+                .name(*name),
+        );
+    }
+    let mut lay = layout(title, x_label, y_label);
+    if log_y {
+        lay = lay.y_axis(Axis::new().title(y_label).type_(AxisType::Log));
+    }
+    plot.set_layout(lay);
+    plot
+}
+
+/// Colours of successive runs, so that a run's faint and bold curves match.
+const PALETTE: [&str; 6] = [
+    "#4C78A8", "#E45756", "#54A24B", "#F58518", "#B279A2", "#72B7B2",
+];
+
+/// Training-loss curves `(name, losses)`: the raw losses faintly and a moving average of
+/// `window` steps on top, log y axis.
+pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot {
+    let mut plot = Plot::new();
+    let w = window.max(1);
+    for (k, (name, losses)) in runs.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let steps: Vec<f64> = (1..=losses.len()).map(|k| k as f64).collect();
+        plot.add_trace(
+            Scatter::new(steps.clone(), losses.to_vec())
+                .mode(Mode::Lines)
+                .line(Line::new().color(colour))
+                .opacity(0.25)
+                .name(format!("{name} (per step)"))
+                .show_legend(false),
+        );
+        let avg: Vec<f64> = (0..losses.len())
+            .map(|k| {
+                let lo = k.saturating_sub(w - 1);
+                losses[lo..=k].iter().sum::<f64>() / (k - lo + 1) as f64
+            })
+            .collect();
+        plot.add_trace(
+            Scatter::new(steps, avg)
+                .mode(Mode::Lines)
+                .line(Line::new().color(colour))
+                .name(*name),
+        );
+    }
+    plot.set_layout(
+        layout(title, "step", "loss").y_axis(Axis::new().title("loss").type_(AxisType::Log)),
+    );
+    plot
+}
+
+/// One panel of [`vector_fields`]: arrows from `points[i]` along `vectors[i]` (already scaled).
+pub struct FieldPanel {
+    /// Panel title.
+    pub label: String,
+    /// Arrow tails.
+    pub points: Vec<(f64, f64)>,
+    /// Arrow displacements.
+    pub vectors: Vec<(f64, f64)>,
+}
+
+/// Vector fields (e.g. learned vs true scores) as short segments with a dot at the tail,
+/// side by side.
+pub fn vector_fields(title: &str, panels: &[FieldPanel]) -> Plot {
+    let mut plot = Plot::new();
+    let mut lay = Layout::new().title(title).height(380).grid(
+        LayoutGrid::new()
+            .rows(1)
+            .columns(panels.len().min(6))
+            .pattern(GridPattern::Independent),
+    );
+    for (i, p) in panels.iter().take(6).enumerate() {
+        let mut xs: Vec<Option<f64>> = Vec::new();
+        let mut ys: Vec<Option<f64>> = Vec::new();
+        for (a, v) in p.points.iter().zip(&p.vectors) {
+            xs.extend([Some(a.0), Some(a.0 + v.0), None]);
+            ys.extend([Some(a.1), Some(a.1 + v.1), None]);
+        }
+        let (xa, ya) = (format!("x{}", i + 1), format!("y{}", i + 1));
+        plot.add_trace(
+            Scatter::new(xs, ys)
+                .mode(Mode::Lines)
+                .line(Line::new().width(1.0).color("#4C78A8"))
+                .show_legend(false)
+                .x_axis(&xa)
+                .y_axis(&ya),
+        );
+        plot.add_trace(
+            Scatter::new(
+                p.points.iter().map(|q| q.0).collect(),
+                p.points.iter().map(|q| q.1).collect(),
+            )
+            .mode(Mode::Markers)
+            .marker(Marker::new().size(2).color("#4C78A8"))
+            .show_legend(false)
+            .x_axis(&xa)
+            .y_axis(&ya),
+        );
+        lay = axis_pair(lay, i, Axis::new().title(p.label.as_str()), Axis::new());
+    }
+    plot.set_layout(lay);
+    plot
+}
+
+/// NFE–quality curves `(family, [(nfe, energy distance)])` on log–log axes, with the noise
+/// floor as a shaded band `(low, high)` and its mean as a dashed line.
+pub fn nfe_quality(
+    title: &str,
+    curves: &[(String, Vec<(f64, f64)>)],
+    floor_band: (f64, f64),
+    floor_mean: f64,
+) -> Plot {
+    let mut plot = Plot::new();
+    for (name, pts) in curves {
+        plot.add_trace(
+            Scatter::new(
+                pts.iter().map(|p| p.0).collect(),
+                pts.iter().map(|p| p.1).collect(),
+            )
+            .mode(Mode::LinesMarkers)
+            .name(name.as_str()),
+        );
+    }
+    let (x_lo, x_hi) = curves
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    plot.add_trace(
+        Scatter::new(vec![x_lo, x_hi], vec![floor_mean, floor_mean])
+            .mode(Mode::Lines)
+            .line(
+                Line::new()
+                    .color("#444444")
+                    .dash(plotly::common::DashType::Dash),
+            )
+            .name("noise floor (mean)"),
+    );
+    let band = Shape::new()
+        .shape_type(ShapeType::Rect)
+        .x_ref("paper")
+        .y_ref("y")
+        .x0(0.0)
+        .x1(1.0)
+        .y0(floor_band.0)
+        .y1(floor_band.1)
+        .fill_color("#888888")
+        .opacity(0.2)
+        .layer(ShapeLayer::Below);
+    let lay = layout(
+        title,
+        "NFE (score evaluations per sample)",
+        "energy distance to fresh data",
+    )
+    .height(520)
+    .x_axis(
+        Axis::new()
+            .title("NFE (score evaluations per sample)")
+            .type_(AxisType::Log),
+    )
+    .y_axis(
+        Axis::new()
+            .title("energy distance to fresh data")
+            .type_(AxisType::Log),
+    )
+    .shapes(vec![band]);
+    plot.set_layout(lay);
+    plot
+}
+
+/// A filled band between two curves plus the curves themselves, e.g. a variance with its
+/// sampling error.
+pub fn band(title: &str, x_label: &str, y_label: &str, xs: &[f64], lo: &[f64], hi: &[f64]) -> Plot {
+    let mut plot = Plot::new();
+    plot.add_trace(
+        Scatter::new(xs.to_vec(), lo.to_vec())
+            .mode(Mode::Lines)
+            .name("low"),
+    );
+    plot.add_trace(
+        Scatter::new(xs.to_vec(), hi.to_vec())
+            .mode(Mode::Lines)
+            .fill(Fill::ToNextY)
+            .name("high"),
+    );
+    plot.set_layout(layout(title, x_label, y_label));
+    plot
+}
+
+/// An HTML table from a header and rows of cells (already formatted).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Html {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let head: String = headers
+        .iter()
+        .map(|h| format!("<th>{}</th>", esc(h)))
+        .collect();
+    let body: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", esc(c)))
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    Html(format!(
+        "<table style=\"border-collapse:collapse;font-size:smaller\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    ))
+}
