@@ -12,6 +12,7 @@
 //! | [`models`] | 4 | candle networks (CPU; CUDA with `--features cuda`) |
 //! | [`data`] | all | toy distributions with analytic densities and scores |
 //! | [`metrics`] | 4, A | sample-quality measures |
+//! | [`appendix`] | A | seed 000's appendix experiment, as written and corrected |
 //! | [`plot`] | all | plotly figures shown inline and offline |
 //! | [`workbook`] | all | the reduced-size switch the test runner sets |
 //!
@@ -34,6 +35,7 @@
 //! # Ok::<(), diffusion_sde::Error>(())
 //! ```
 
+pub mod appendix;
 pub mod data;
 pub mod error;
 pub mod framework;

@@ -5,6 +5,8 @@
 //! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
+pub mod appendix;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotly::common::{Line, Mode};
