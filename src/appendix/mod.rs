@@ -460,7 +460,7 @@ pub fn a8_row(label: &str, data: &Array2<f64>, analysed: &Array2<f64>) -> A8Row 
 
 /// Seed 000 A.8's figures for every method of `reports` as a text table, with the metrics
 /// against fresh data and the noise floor.
-pub fn a8_table(experiment: &Experiment, reports: &[VariantReport]) -> String {
+pub fn a8_table(experiment: &Experiment, reports: &[&VariantReport]) -> String {
     let (m0, s0) = mean_std(&experiment.data);
     let mut t = format!(
         "{:<62} {:>16} {:>16} {:>9} {:>9} {:>9} {:>8}\n",

@@ -223,7 +223,7 @@ fn main_inner() -> Result<()> {
         reports.push(r);
     }
     println!("\nA.8 (the seed's statistics; as written on samples[-1] = the state after step 901) and metrics vs fresh data:");
-    print!("{}", appendix::a8_table(&ex, &reports));
+    print!("{}", appendix::a8_table(&ex, &reports.iter().collect::<Vec<_>>()));
     if let Some(r) = reports.iter().find(|r| r.trained.variant == Variant::AsWritten) {
         let d = appendix::diagnose(&args.config, &ex, r)?;
         println!(
