@@ -4,7 +4,7 @@
 //! back with `../shared/bench/appendix_torch.py` on the same machine, `--reps` times, medians.
 //!
 //! `RAYON_NUM_THREADS=2 cargo run --release --example appendix_bench -- [--steps 2000] [--reps 3]
-//!  [--python /tmp/benchvenv/bin/python] [--script ../shared/bench/appendix_torch.py]`
+//!  [--python /tmp/benchvenv/bin/python] [--script /work/shared/bench/appendix_torch.py]`
 
 use std::process::Command;
 use std::time::Instant;
@@ -35,7 +35,7 @@ fn main() -> diffusion_sde::Result<()> {
     let mut steps = 2000usize;
     let mut reps = 3usize;
     let mut python = Some("/tmp/benchvenv/bin/python".to_string());
-    let mut script = "../shared/bench/appendix_torch.py".to_string();
+    let mut script = "/work/shared/bench/appendix_torch.py".to_string();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let v = it.next().unwrap_or_default();
