@@ -12,6 +12,7 @@
 //! | [`models`] | 4 | candle networks (CPU; CUDA with `--features cuda`) |
 //! | [`data`] | all | toy distributions with analytic densities and scores |
 //! | [`metrics`] | 4, A | sample-quality measures |
+//! | [`appendix`] | A | seed 000's appendix experiment, as written and corrected |
 //! | [`plot`] | all | plotly figures shown inline and offline |
 //! | [`workbook`] | all | the reduced-size switch the test runner sets |
 //!
@@ -34,6 +35,7 @@
 //! # Ok::<(), diffusion_sde::Error>(())
 //! ```
 
+pub mod appendix;
 pub mod data;
 pub mod error;
 pub mod framework;
@@ -62,8 +64,8 @@ pub mod prelude {
     pub use crate::plot;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
-    pub use crate::workbook;
     pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
+    pub use crate::workbook;
     pub use crate::{Error, Result};
     pub use ndarray::{array, s, Array1, Array2, ArrayView2, Axis};
 }

@@ -68,6 +68,9 @@ pub enum TimeSampling {
     Uniform,
     /// One uniform time in each of `n` equal strata, shuffled over the batch (lower variance).
     Stratified,
+    /// Seed 000 A.5's discrete timesteps: `t = i/points` with `i` uniform on `{0, …, points−1}`
+    /// (scaled by `T`; `ε` is not used).
+    Grid(usize),
 }
 
 /// Full batch or minibatches.
@@ -159,6 +162,9 @@ fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mu
             t.shuffle(rng);
             t
         }
+        TimeSampling::Grid(points) => (0..n)
+            .map(|_| t_max * rng.random_range(0..points) as f64 / points as f64)
+            .collect(),
     }
 }
 
@@ -211,6 +217,20 @@ pub fn train_dsm(
     data: ArrayView2<f64>,
     config: &DsmConfig,
 ) -> Result<TrainLog> {
+    train_dsm_observed(net, sde, data, config, &mut |_, _| {})
+}
+
+/// [`train_dsm`], calling `observe(step, loss)` after every step (e.g. a terminal progress bar).
+pub fn train_dsm_observed(
+    net: &ScoreNet,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    config: &DsmConfig,
+    observe: &mut dyn FnMut(usize, f64),
+) -> Result<TrainLog> {
+    if config.time_sampling == TimeSampling::Grid(0) {
+        return invalid("TimeSampling::Grid", 0, "needs at least one grid point");
+    }
     let t_max = check_span(sde, config.t_eps)?;
     positive("lr", config.lr)?;
     if config.steps == 0 {
@@ -286,6 +306,7 @@ pub fn train_dsm(
         }
         opt.backward_step(&loss)?;
         losses.push(value);
+        observe(step, value);
         if let Some(k) = config.log_every {
             if step % k == 0 || step == config.steps {
                 println!("step {step:>6}/{}  loss {value:.5}", config.steps);

@@ -5,14 +5,15 @@
 //! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
-pub mod sde_basics;
 mod charts;
 mod fields;
+pub mod sde_basics;
 
 pub use charts::{
     bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel, MAX_PANELS,
 };
 pub use fields::score_fields;
+pub mod appendix;
 pub mod framework;
 
 use std::sync::atomic::{AtomicU64, Ordering};
