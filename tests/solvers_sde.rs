@@ -116,6 +116,107 @@ fn the_seeds_milstein_formula_loses_an_order() {
     assert_order(&right.strong, 1.0);
     assert_order(&seed.strong, 0.5);
     assert!(seed.strong.error[last] > 5.0 * right.strong.error[last]);
+
+    // On GBM μ = 2, σ = 1 its correction ½σ²x²((ΔW)² − h) grows quadratically in x: at
+    // h = 1/32 some of the 10 000 paths overflow, where Milstein's stay finite.
+    let (gbm, x0, fine, _) = gbm_setup(2.0, 1.0, 1);
+    let coarse = fine.coarsen(32).unwrap();
+    let run = |s: &dyn SdeScheme| {
+        solve(
+            s,
+            &gbm,
+            x0.view(),
+            coarse.grid(),
+            Noise::Path(&coarse),
+            Record::Final,
+        )
+    };
+    assert!(run(&Milstein).is_ok());
+    let e = run(&MilsteinAsWritten).unwrap_err().to_string();
+    assert!(e.contains("finite range"), "{e}");
+}
+
+/// Seed 000 §2.2.1: Euler–Maruyama on the VP SDE has a step-size bias that exact simulation
+/// does not. From x0 = 2 to t = 1, EM's variance recursion v ← (1 − βh/2)² v + βh overshoots
+/// σ(1)² ≈ 1 at 10 steps (by more than 0.3) and is within 3 % at 1000 steps; the exact
+/// transition is right at any step count (within 5 standard errors, √(2/n) relative).
+#[test]
+fn vp_euler_maruyama_variance_bias_versus_exact_simulation() {
+    let sde = VpSde::default();
+    let n = 20_000;
+    let x0 = Array2::from_elem((n, 1), 2.0);
+    let (_, s) = sde.marginal_mean_std(1.0).unwrap();
+    let var_em = |steps| {
+        let grid = TimeGrid::uniform(0.0, 1.0, steps).unwrap();
+        EulerMaruyama
+            .solve(&sde, x0.view(), &grid, Noise::Seed(3), Record::Final)
+            .unwrap()
+            .last()
+            .var(0.0)
+    };
+    let se = s * s * (2.0 / n as f64).sqrt();
+    assert!(var_em(10) - s * s > 0.3, "EM 10 steps: {}", var_em(10));
+    assert!((var_em(1000) - s * s).abs() < 0.03 + 5.0 * se);
+    let grid = TimeGrid::uniform(0.0, 1.0, 10).unwrap();
+    let exact = forward_exact(&sde, x0.view(), &grid, 3, Record::Final).unwrap();
+    assert!((exact.last().var(0.0) - s * s).abs() < 5.0 * se);
+}
+
+/// Seed 000 §2.2.2–§2.2.3: the same solvers sample the appendix mixture from N(0, I) with its
+/// exact score — the reverse SDE with Euler–Maruyama (500 steps) and the PF-ODE with adaptive
+/// Dormand–Prince — and reproduce its mean and standard deviation. Tolerance: 5 standard
+/// errors of each sample moment (sd/√n and sd/√(2n)) plus 0.02 for the discretisation bias.
+#[test]
+fn reverse_sde_and_pf_ode_sample_the_mixture() {
+    use diffusion_sde::solvers::{dormand_prince, AdaptiveOptions};
+    let sde = VpSde::default();
+    let data = GaussianMixture::appendix_2d();
+    let score = MixtureMarginal::new(sde, data.clone());
+    let n = 4000;
+    let prior = sde.prior_sample(n, 2, &mut diffusion_sde::rng::seeded(21));
+    let grid = TimeGrid::uniform(1.0, 1e-3, 500).unwrap();
+    let rev = EulerMaruyama
+        .solve(
+            &ReverseSde::new(sde, score.clone()),
+            prior.view(),
+            &grid,
+            Noise::Seed(22),
+            Record::Final,
+        )
+        .unwrap();
+    let pf = dormand_prince(
+        &ProbabilityFlow::new(sde, score),
+        prior.view(),
+        1.0,
+        1e-3,
+        AdaptiveOptions {
+            rtol: 1e-6,
+            atol: 1e-6,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (mean, cov) = (data.mean(), data.covariance());
+    for (name, x) in [("reverse SDE", rev.last()), ("PF-ODE", pf.last())] {
+        let m = x.mean_axis(ndarray::Axis(0)).unwrap();
+        let sd = x.std_axis(ndarray::Axis(0), 0.0);
+        for j in 0..2 {
+            let true_sd = cov[[j, j]].sqrt();
+            let tol_m = 5.0 * true_sd / (n as f64).sqrt() + 0.02;
+            let tol_s = 5.0 * true_sd / (2.0 * n as f64).sqrt() + 0.02;
+            assert!(
+                (m[j] - mean[j]).abs() < tol_m,
+                "{name} mean[{j}] {} vs {}",
+                m[j],
+                mean[j]
+            );
+            assert!(
+                (sd[j] - true_sd).abs() < tol_s,
+                "{name} sd[{j}] {} vs {true_sd}",
+                sd[j]
+            );
+        }
+    }
 }
 
 /// For additive noise Milstein's correction vanishes: it *is* Euler–Maruyama, number for number.

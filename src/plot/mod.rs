@@ -11,6 +11,9 @@ use plotly::common::{Line, Mode};
 use plotly::layout::{Axis, Layout};
 use plotly::{Histogram, Plot, Scatter};
 
+mod numerics;
+pub use numerics::{convergence, curves, stability_regions, step_sizes, table};
+
 /// HTML that Jupyter displays when it is the value of a cell.
 #[derive(Debug, Clone)]
 pub struct Html(pub String);
