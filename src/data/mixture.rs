@@ -545,7 +545,8 @@ mod tests {
             worst = worst.max((fused - exact).abs() / exact);
             worst = worst.max((fast - exact).abs() / exact);
         }
-        assert!(worst < 5e-16, "max relative error {worst:e}");
+        // About one ulp (degree 12 instead of 13 would give 3e-16).
+        assert!(worst < 2.5e-16, "max relative error {worst:e}");
         assert_eq!(exp_nonpositive::<false>(0.0), 1.0);
         assert!(exp_nonpositive::<false>(-1e4) < 1e-307);
         assert!(exp_nonpositive::<false>(f64::NEG_INFINITY) < 1e-307);

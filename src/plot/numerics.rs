@@ -118,13 +118,12 @@ pub fn step_sizes(title: &str, times: &[f64], steps: &[f64]) -> Plot {
     plot
 }
 
-/// Named curves `(name, x, y)` on shared axes, `y` optionally logarithmic.
-pub fn curves(
+/// Named curves `(name, x, y)` on shared axes, each axis optionally logarithmic.
+pub fn curves<S: AsRef<str>>(
     title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(&str, Vec<f64>, Vec<f64>)],
-    log_y: bool,
+    (x_label, log_x): (&str, bool),
+    (y_label, log_y): (&str, bool),
+    series: &[(S, Vec<f64>, Vec<f64>)],
 ) -> Plot {
     let mut plot = Plot::new();
     for (i, (name, x, y)) in series.iter().enumerate() {
@@ -132,12 +131,12 @@ pub fn curves(
             Scatter::new(x.clone(), y.clone())
                 .mode(Mode::Lines)
                 .line(Line::new().color(color(i)))
-                .name(name),
+                .name(name.as_ref()),
         );
     }
     plot.set_layout(log_axes(
         layout(title, "", ""),
-        false,
+        log_x,
         log_y,
         x_label,
         y_label,
