@@ -140,8 +140,8 @@ fn fixed_step_orders_on_the_vp_probability_flow() {
     assert!(err < 1e-6, "adaptive error {err}");
 }
 
-/// Dormand–Prince with a PI controller: the global error follows the tolerance (within a
-/// factor 20 on this smooth problem), NFE grows as the tolerance shrinks (about tol^(−1/5)),
+/// Dormand–Prince with a PI controller: the global error follows the tolerance (it stays
+/// below it on this smooth, contracting problem), NFE grows as the tolerance shrinks (about tol^(−1/5)),
 /// and the NFE it reports is the number of right-hand-side calls it made.
 #[test]
 fn adaptive_error_follows_the_tolerance_and_nfe_is_honest() {
@@ -161,7 +161,7 @@ fn adaptive_error_follows_the_tolerance_and_nfe_is_honest() {
         };
         let sol = dormand_prince(&ode, x0().view(), 0.0, 5.0, opts).unwrap();
         let err = max_error(sol.last().view(), exact.view()).unwrap();
-        assert!(err < 20.0 * tol, "tol {tol}: error {err}");
+        assert!(err < tol, "tol {tol}: error {err}");
         assert_eq!(sol.nfe, ode.calls.load(Ordering::Relaxed), "tol {tol}");
         // 1 evaluation at t0, 1 for the automatic first step, 6 per attempt (FSAL).
         assert_eq!(sol.nfe, 2 + 6 * (sol.accepted() + sol.rejected));
@@ -337,7 +337,8 @@ fn stiff_problem_explicit_methods_blow_up_where_backward_euler_does_not() {
         max_error(sol.last().view(), exact.view()).unwrap()
     };
     assert!(err(&Euler, 100) > 1e80);
-    assert!(err(&Rk4, 100) > 1e200);
+    let rk4 = err(&Rk4, 100);
+    assert!(rk4 > 1e200 && rk4.is_finite(), "RK4 error {rk4}");
     let be = err(&BackwardEuler::default(), 100);
     // Backward Euler's error on the slow solution cos t: about h |x″| / |λ| ≈ 1e-5.
     assert!(be < 1e-4, "backward Euler error {be}");
@@ -424,19 +425,16 @@ fn stormer_verlet_keeps_the_energy_euler_does_not() {
     // The bound is attained to within a factor 2 (it is not vacuous).
     assert!(worst > bound / 2.0, "{worst} vs {bound}");
 
-    // Order 2 on the trajectory: q(t) = q0 cos ωt + p0/ω sin ωt.
+    // Order 2 on the trajectory, against the exact flow.
     let t1 = 3.0;
-    let exact = x0.map_axis(ndarray::Axis(1), |r| {
-        let (q0, p0) = (r[0], r[1]);
-        (
-            (q0 * (omega * t1).cos() + p0 / omega * (omega * t1).sin()),
-            (-q0 * omega * (omega * t1).sin() + p0 * (omega * t1).cos()),
-        )
-    });
-    let exact = Array2::from_shape_fn(
-        (2, 2),
-        |(i, j)| if j == 0 { exact[i].0 } else { exact[i].1 },
-    );
+    let exact = flow.0.solution(x0.view(), t1).unwrap();
+    assert!((&exact
+        - &array![
+            [(6.0f64).cos(), -2.0 * (6.0f64).sin()],
+            [(6.0f64).sin() / 2.0, (6.0f64).cos()]
+        ])
+        .iter()
+        .all(|v| v.abs() < 1e-15));
     let l = ode_ladder(
         &StormerVerlet,
         &flow,

@@ -158,8 +158,17 @@ pub fn max_error(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<f64> {
     Ok((&a - &b)
         .rows()
         .into_iter()
-        .map(|r| r.dot(&r).sqrt())
+        .map(|r| norm(r.iter().copied()))
         .fold(0.0, f64::max))
+}
+
+/// The Euclidean norm without overflow (an exploding solution's error is huge, not infinite).
+fn norm(v: impl Iterator<Item = f64> + Clone) -> f64 {
+    let scale = v.clone().fold(0.0, |m: f64, x| m.max(x.abs()));
+    if scale == 0.0 || !scale.is_finite() {
+        return scale;
+    }
+    scale * v.map(|x| (x / scale) * (x / scale)).sum::<f64>().sqrt()
 }
 
 /// Global errors of `stepper` at `t1` for each number of `steps` (uniform grids from `t0`),

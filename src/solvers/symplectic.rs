@@ -103,6 +103,20 @@ impl HarmonicOscillator {
     }
 }
 
+impl HarmonicOscillator {
+    /// The exact flow: `q(t) = q₀ cos ωt + p₀/ω sin ωt`, `p(t) = −q₀ ω sin ωt + p₀ cos ωt`,
+    /// for rows `[q | p]` of `x0`.
+    pub fn solution(&self, x0: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+        crate::error::finite("t", t)?;
+        let (q0, p0) = split(x0)?;
+        let w = self.omega;
+        let (c, s) = ((w * t).cos(), (w * t).sin());
+        let q = &q0 * c + &(&p0 * (s / w));
+        let p = &q0 * (-w * s) + &(&p0 * c);
+        Ok(concatenate![Axis(1), q, p])
+    }
+}
+
 impl Hamiltonian for HarmonicOscillator {
     fn velocity(&self, p: ArrayView2<f64>) -> Result<Array2<f64>> {
         Ok(p.to_owned())
