@@ -28,7 +28,9 @@ fn json_number(s: &str, after: &str, key: &str) -> Option<f64> {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or("?".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    std::fs::read_to_string("/proc/loadavg").map_or("?".into(), |s| {
+        s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    })
 }
 
 fn main() -> diffusion_sde::Result<()> {
@@ -53,7 +55,16 @@ fn main() -> diffusion_sde::Result<()> {
     let ex = Experiment::new(&cfg)?;
     println!("corrected appendix, {steps} Adam steps on 1000 points; sampling 2000 × 1000 reverse-SDE steps; RAYON_NUM_THREADS={}",
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()));
-    println!("{:>4} {:>14} {:>14} {:>8} {:>16} {:>16} {:>16}", "rep", "candle it/s", "torch it/s", "ratio", "candle samp/s·st", "torch EM wall s", "load (1/5/15)");
+    println!(
+        "{:>4} {:>14} {:>14} {:>8} {:>16} {:>16} {:>16}",
+        "rep",
+        "candle it/s",
+        "torch it/s",
+        "ratio",
+        "candle samp/s·st",
+        "torch EM wall s",
+        "load (1/5/15)"
+    );
     let (mut c_rates, mut t_rates, mut ratios, mut c_samp) = (vec![], vec![], vec![], vec![]);
     for rep in 1..=reps {
         let load = loadavg();
@@ -74,11 +85,20 @@ fn main() -> diffusion_sde::Result<()> {
                     t_rate = json_number(&s, "\"train\"", "steps_per_s").unwrap_or(f64::NAN);
                     t_em = json_number(&s, "\"samples_net\"", "wall_s").unwrap_or(f64::NAN);
                 }
-                Ok(o) => println!("torch run failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+                Ok(o) => println!(
+                    "torch run failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                ),
                 Err(e) => println!("torch not run ({py}): {e}"),
             }
         }
-        println!("{rep:>4} {rate:>14.1} {t_rate:>14.1} {:>8.3} {samp:>16.0} {t_em:>16.2} {load:>16}", rate / t_rate);
+        println!(
+            "{rep:>4} {rate:>14.1} {t_rate:>14.1} {:>8.3} {samp:>16.0} {t_em:>16.2} {load:>16}",
+            rate / t_rate
+        );
         c_rates.push(rate);
         t_rates.push(t_rate);
         ratios.push(rate / t_rate);

@@ -27,8 +27,10 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-/// Shorthand used throughout the crate.
-pub type Result<T> = std::result::Result<T, Error>;
+/// Shorthand used throughout the crate. The error type is a defaulted parameter (as in
+/// `anyhow::Result`) so that `Result<T, E>` still names std's type where the prelude's
+/// `Result` is in scope — evcxr's generated wrapper writes `Result<(), EvcxrUserCodeError>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `Err(InvalidArgument)` naming `name = value`.
 pub fn invalid<T>(name: &'static str, value: impl Display, reason: impl Into<String>) -> Result<T> {

@@ -22,6 +22,9 @@ use plotly::common::{Line, Mode};
 use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid};
 use plotly::{Histogram, Plot, Scatter};
 
+mod numerics;
+pub use numerics::{convergence, curves, stability_regions, step_sizes, table};
+
 /// HTML that Jupyter displays when it is the value of a cell.
 #[derive(Debug, Clone)]
 pub struct Html(pub String);

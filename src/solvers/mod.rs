@@ -1,11 +1,31 @@
 //! Chapter 2 — numerical solvers (seed 000 §二).
 //!
-//! ODE systems ([`ode`]) and fixed-step SDE schemes ([`sde`]) over a [`TimeGrid`].
+//! - ODEs: one fixed-step loop [`solve_ode`] for every [`OdeStepper`] — [`Euler`], [`Heun`],
+//!   [`Rk4`], [`DormandPrince`], the implicit [`BackwardEuler`] and the symplectic
+//!   [`StormerVerlet`] — and the adaptive Dormand–Prince 5(4) solver [`dormand_prince`].
+//! - SDEs: one loop [`sde::solve`] for every [`SdeScheme`] — [`EulerMaruyama`], [`Milstein`],
+//!   [`StochasticHeun`] (and [`MilsteinAsWritten`], the seed's formula, for its erratum).
+//! - Exact solutions of linear SDEs ([`linear_exact`]), convergence orders
+//!   ([`convergence`]), linear stability ([`stability`]) and test problems ([`problems`]).
 
+pub mod adaptive;
+pub mod convergence;
 mod grid;
+pub mod implicit;
+pub mod linear_exact;
 pub mod ode;
+pub mod ode_fixed;
+pub mod problems;
 pub mod sde;
+pub mod sde_schemes;
+pub mod stability;
+pub mod symplectic;
 
+pub use adaptive::{dormand_prince, AdaptiveOptions, AdaptiveSolution, DormandPrince};
 pub use grid::TimeGrid;
+pub use implicit::BackwardEuler;
 pub use ode::OdeSystem;
+pub use ode_fixed::{solve_ode, Euler, Heun, OdeSolution, OdeStepper, Rk4};
 pub use sde::{EulerMaruyama, Noise, Record, SdeScheme, SdeSolution};
+pub use sde_schemes::{Milstein, MilsteinAsWritten, StochasticHeun};
+pub use symplectic::{HamiltonianFlow, HarmonicOscillator, StormerVerlet};
