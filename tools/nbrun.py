@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from jupyter_core.utils import ensure_async, run_sync
 
 # Our kernelspec lives in <venv>/share/jupyter; make it win over any user-wide `rust` kernel.
 _share = os.path.join(sys.prefix, "share", "jupyter")
@@ -121,6 +122,80 @@ def is_dep_cell(cell) -> bool:
     return any(line.lstrip().startswith(":dep") for line in cell.source.splitlines())
 
 
+class KernelSession:
+    """One `rust` kernel executing the cells of `nb` one at a time (used by run_notebook and by
+    the exercise grader, tools/exercises.py).
+
+        with KernelSession(nb, cwd, ...) as k:
+            reason = k.run(index)   # None, or why the cell failed (see inspect_outputs)
+
+    The first code cell and any `:dep` cell get `timeout_first`, the others `timeout`.
+    `run(..., interrupt_on_timeout=True)` interrupts a cell that runs past its timeout instead of
+    giving up on the kernel: evcxr then kills the process that runs user code and restarts it
+    (variables are lost; items, `use` and `:dep` are kept), and the kernel takes further cells.
+    """
+
+    def __init__(self, nb, cwd: str, kernel: str = "rust", timeout: int = 300,
+                 timeout_first: int = 900, startup_timeout: int = 120):
+        self.nb = nb
+        self.cwd = cwd
+        code_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        self._first_code = code_cells[0] if code_cells else None
+        self._timeout, self._timeout_first = timeout, timeout_first
+        self.client = NotebookClient(
+            nb,
+            kernel_name=kernel,
+            timeout=timeout,
+            timeout_func=self.timeout_for,
+            startup_timeout=startup_timeout,
+            record_timing=True,
+            resources={"metadata": {"path": cwd}},
+        )
+        self._context = None
+
+    def timeout_for(self, cell) -> int:
+        if cell is self._first_code or is_dep_cell(cell):
+            return self._timeout_first
+        return self._timeout
+
+    def __enter__(self):
+        self.client.reset_execution_trackers()
+        self._context = self.client.setup_kernel(cwd=self.cwd)
+        self._context.__enter__()
+        try:
+            info = self.client.wait_for_reply(self.client.kc.kernel_info())
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        if info and "language_info" in info["content"]:
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+        return self
+
+    def __exit__(self, *exc):
+        context, self._context = self._context, None
+        return context.__exit__(*exc) if context is not None else False
+
+    def interrupt(self) -> None:
+        """Sends the kernel an interrupt (evcxr: kill and restart the user-code process)."""
+        async def interrupt():
+            await ensure_async(self.client.km.interrupt_kernel())
+        run_sync(interrupt)()
+
+    def run(self, index: int, interrupt_on_timeout: bool = False) -> str | None:
+        """Executes nb.cells[index]; returns None, or the reason it failed. Raises
+        DeadKernelError when the kernel died."""
+        cell = self.nb.cells[index]
+        try:
+            self.client.execute_cell(cell, index, execution_count=self.client.code_cells_executed + 1)
+        except CellTimeoutError:
+            if interrupt_on_timeout:
+                self.interrupt()
+            return f"timeout after {self.timeout_for(cell)} s"
+        except CellExecutionError as e:
+            return inspect_outputs(cell.outputs) or f"error: {first_line(str(e))}"
+        return inspect_outputs(cell.outputs)
+
+
 def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]:
     nb_dir = os.path.dirname(os.path.abspath(path))
     try:
@@ -130,23 +205,9 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
         return res, None
 
     code_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
-    first_code = code_cells[0] if code_cells else None
     res = Result(path, len(code_cells))
-
-    def timeout_for(cell) -> int:
-        if cell is first_code or is_dep_cell(cell):
-            return args.timeout_first
-        return args.timeout
-
-    client = NotebookClient(
-        nb,
-        kernel_name=args.kernel,
-        timeout=args.timeout,
-        timeout_func=timeout_for,
-        startup_timeout=args.startup_timeout,
-        record_timing=True,
-        resources={"metadata": {"path": nb_dir}},
-    )
+    session = KernelSession(nb, nb_dir, kernel=args.kernel, timeout=args.timeout,
+                            timeout_first=args.timeout_first, startup_timeout=args.startup_timeout)
 
     def fail(index, reason):
         res.failed = True
@@ -155,30 +216,19 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
 
     t0 = time.monotonic()
     try:
-        client.reset_execution_trackers()
-        with client.setup_kernel(cwd=nb_dir):
-            info = client.wait_for_reply(client.kc.kernel_info())
-            if info and "language_info" in info["content"]:
-                nb.metadata["language_info"] = info["content"]["language_info"]
+        with session:
             last_code_index = None
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
                 last_code_index = index
                 try:
-                    client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-                except CellTimeoutError:
-                    fail(index, f"timeout after {timeout_for(cell)} s")
+                    problem = session.run(index)
                 except DeadKernelError:
-                    fail(index, "kernel died")
-                except CellExecutionError as e:
-                    fail(index, inspect_outputs(cell.outputs) or f"error: {first_line(str(e))}")
+                    problem = "kernel died"
                 res.executed += 1
-                if not res.failed:
-                    problem = inspect_outputs(cell.outputs)
-                    if problem:
-                        fail(index, problem)
-                if res.failed:
+                if problem:
+                    fail(index, problem)
                     break
             if not res.failed and last_code_index is not None and args.flush:
                 # evcxr occasionally attributes a cell's late output to the *next* request;
@@ -186,7 +236,7 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
                 probe = nbformat.v4.new_code_cell("// nbrun: flush")
                 nb.cells.append(probe)  # nbclient indexes nb.cells by cell_index
                 try:
-                    client.execute_cell(probe, len(nb.cells) - 1)
+                    session.client.execute_cell(probe, len(nb.cells) - 1)
                     problem = inspect_outputs(probe.outputs)
                     if problem:
                         nb.cells[last_code_index].outputs.extend(probe.outputs)
