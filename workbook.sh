@@ -5,7 +5,9 @@
 #   ./workbook.sh lab     setup, then JupyterLab on notebooks/
 #   ./workbook.sh book    setup, execute every notebook (full size) and export HTML to target/book/
 #   ./workbook.sh test    setup, cargo tests, every notebook at reduced size (WORKBOOK_QUICK=1),
-#                         and the runner's self-test; ends with "N passed, M failed" (notebooks)
+#                         the runner's self-test and the exercise checks; ends with "N passed, M failed" (notebooks)
+#   ./workbook.sh student [NOTEBOOK...]      student versions of the exercise notebooks (docs/EXERCISES.md)
+#   ./workbook.sh grade SUBMISSIONS_DIR      grade a folder of submitted exercise notebooks (docs/EXERCISES.md)
 #
 # Everything installed lives in a per-user cache outside the checkout:
 #   ${WORKBOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diffusion-sde-workbook}
@@ -32,7 +34,7 @@ say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -171,9 +173,10 @@ setup() {
 # ---------------------------------------------------------------- helpers
 list_notebooks() {
     # Every notebook under notebooks/ (recursively), checkpoints excluded, in a stable order.
+    # The exercise notebooks hold the solutions: the grader's tests run them, the book leaves them out.
     [[ -d "$ROOT/notebooks" ]] || return 0
-    find "$ROOT/notebooks" -name .ipynb_checkpoints -prune -o -name '*.ipynb' -type f -print |
-        LC_ALL=C sort
+    find "$ROOT/notebooks" \( -name .ipynb_checkpoints -o -path "$ROOT/notebooks/exercises" \) -prune \
+        -o -name '*.ipynb' -type f -print | LC_ALL=C sort
 }
 
 runner() {
@@ -262,6 +265,9 @@ cmd_test() {
     runner --summary "$summary" "$ROOT"/tests/notebooks/ok_*.ipynb ||
         failures+=("runner self-test (ok notebooks)")
 
+    say "exercises: student versions, bad input, and grading of reference, wrong, student and broken submissions"
+    "$VENV/bin/python" "$ROOT/tests/exercises/test_exercises.py" || failures+=("exercises")
+
     local passed failed
     read -r passed failed < <(awk '{p += $1; f += $2} END {print p + 0, f + 0}' "$summary")
     if ((${#failures[@]} > 0)); then
@@ -269,6 +275,17 @@ cmd_test() {
     fi
     echo "$passed passed, $failed failed"
     ((${#failures[@]} == 0))
+}
+
+cmd_student() {
+    setup
+    "$VENV/bin/python" "$ROOT/tools/exercises.py" student "$@"
+}
+
+cmd_grade() {
+    (($# > 0)) || die "usage: ./workbook.sh grade SUBMISSIONS_DIR [--out DIR] [--timeout S] [--jobs N] (see --help)"
+    setup
+    "$VENV/bin/python" "$ROOT/tools/exercises.py" grade "$@"
 }
 
 main() {
@@ -279,6 +296,8 @@ main() {
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;
+        student) cmd_student "$@" ;;
+        grade) cmd_grade "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac
