@@ -9,6 +9,8 @@
 #                         the site built from those runs and checked in the browser, the runner's
 #                         and the browser check's self-tests; ends with "N passed, M failed"
 #                         (notebooks, book pages and self-test fixtures)
+#   ./workbook.sh student [NOTEBOOK...]      student versions of the exercise notebooks (docs/EXERCISES.md)
+#   ./workbook.sh grade SUBMISSIONS_DIR      grade a folder of submitted exercise notebooks (docs/EXERCISES.md)
 #
 # Everything installed lives in a per-user cache outside the checkout:
 #   ${WORKBOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diffusion-sde-workbook}
@@ -38,7 +40,7 @@ say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -234,9 +236,10 @@ setup() {
 # ---------------------------------------------------------------- helpers
 list_notebooks() {
     # Every notebook under notebooks/ (recursively), checkpoints excluded, in a stable order.
+    # The exercise notebooks hold the solutions: the grader's tests run them, the book leaves them out.
     [[ -d "$ROOT/notebooks" ]] || return 0
-    find "$ROOT/notebooks" -name .ipynb_checkpoints -prune -o -name '*.ipynb' -type f -print |
-        LC_ALL=C sort
+    find "$ROOT/notebooks" \( -name .ipynb_checkpoints -o -path "$ROOT/notebooks/exercises" \) -prune \
+        -o -name '*.ipynb' -type f -print | LC_ALL=C sort
 }
 
 runner() {
@@ -355,6 +358,8 @@ cmd_test() {
     bookcheck_selftest "$summary" || failures+=("browser check self-test (tests/book)")
     say "site build tests: failed or unexecuted notebooks named and not published as complete"
     "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
+    say "exercises: student versions, bad input, and grading of reference, wrong, student and broken submissions"
+    "$VENV/bin/python" "$ROOT/tests/exercises/test_exercises.py" || failures+=("exercises")
 
     local passed failed
     read -r passed failed < <(awk '{p += $1; f += $2} END {print p + 0, f + 0}' "$summary")
@@ -365,6 +370,17 @@ cmd_test() {
     ((${#failures[@]} == 0))
 }
 
+cmd_student() {
+    setup
+    "$VENV/bin/python" "$ROOT/tools/exercises.py" student "$@"
+}
+
+cmd_grade() {
+    (($# > 0)) || die "usage: ./workbook.sh grade SUBMISSIONS_DIR [--out DIR] [--timeout S] [--jobs N] (see --help)"
+    setup
+    "$VENV/bin/python" "$ROOT/tools/exercises.py" grade "$@"
+}
+
 main() {
     local cmd="${1:-}"
     shift || true
@@ -373,6 +389,8 @@ main() {
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;
+        student) cmd_student "$@" ;;
+        grade) cmd_grade "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

@@ -191,6 +191,80 @@ class StrictClient(NotebookClient):
     settle = run_sync(_async_settle)
 
 
+class KernelSession:
+    """One `rust` kernel executing the cells of `nb` one at a time (used by run_notebook and by
+    the exercise grader, tools/exercises.py).
+
+        with KernelSession(nb, cwd, ...) as k:
+            reason = k.run(index)   # None, or why the cell failed (see inspect_outputs)
+
+    The first code cell and any `:dep` cell get `timeout_first`, the others `timeout`.
+    `run(..., interrupt_on_timeout=True)` interrupts a cell that runs past its timeout instead of
+    giving up on the kernel: evcxr then kills the process that runs user code and restarts it
+    (variables are lost; items, `use` and `:dep` are kept), and the kernel takes further cells.
+    """
+
+    def __init__(self, nb, cwd: str, kernel: str = "rust", timeout: int = 300,
+                 timeout_first: int = 900, startup_timeout: int = 120):
+        self.nb = nb
+        self.cwd = cwd
+        code_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        self._first_code = code_cells[0] if code_cells else None
+        self._timeout, self._timeout_first = timeout, timeout_first
+        self.client = StrictClient(
+            nb,
+            kernel_name=kernel,
+            timeout=timeout,
+            timeout_func=self.timeout_for,
+            startup_timeout=startup_timeout,
+            record_timing=True,
+            resources={"metadata": {"path": cwd}},
+        )
+        self._context = None
+
+    def timeout_for(self, cell) -> int:
+        if cell is self._first_code or is_dep_cell(cell):
+            return self._timeout_first
+        return self._timeout
+
+    def __enter__(self):
+        self.client.reset_execution_trackers()
+        self._context = self.client.setup_kernel(cwd=self.cwd)
+        self._context.__enter__()
+        try:
+            info = self.client.wait_for_reply(self.client.kc.kernel_info())
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        if info and "language_info" in info["content"]:
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+        return self
+
+    def __exit__(self, *exc):
+        context, self._context = self._context, None
+        return context.__exit__(*exc) if context is not None else False
+
+    def interrupt(self) -> None:
+        """Sends the kernel an interrupt (evcxr: kill and restart the user-code process)."""
+        async def interrupt():
+            await ensure_async(self.client.km.interrupt_kernel())
+        run_sync(interrupt)()
+
+    def run(self, index: int, interrupt_on_timeout: bool = False) -> str | None:
+        """Executes nb.cells[index]; returns None, or the reason it failed. Raises
+        DeadKernelError when the kernel died."""
+        cell = self.nb.cells[index]
+        try:
+            self.client.execute_cell(cell, index, execution_count=self.client.code_cells_executed + 1)
+        except CellTimeoutError:
+            if interrupt_on_timeout:
+                self.interrupt()
+            return f"timeout after {self.timeout_for(cell)} s"
+        except CellExecutionError as e:
+            return inspect_outputs(cell.outputs) or f"error: {first_line(str(e))}"
+        return inspect_outputs(cell.outputs)
+
+
 def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]:
     nb_dir = os.path.dirname(os.path.abspath(path))
     try:

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Tests of the exercise tooling (tools/exercises.py) and of the exercise notebooks.
+
+    <venv>/bin/python tests/exercises/test_exercises.py [-v]      (./workbook.sh test runs it)
+
+The quick tests check the notebooks' metadata, the student versions and the refusals of bad
+input without a kernel. `Grading` grades, in one run of the grader (a Rust kernel per notebook):
+
+  * wrong_a/, wrong_b/  every exercise notebook with the reference solutions, except that the
+                        hand-made wrong answers in wrong_answers/<notebook>/<exercise>.rs replace
+                        the solution of their exercise in submission A or B (the `// submission:`
+                        line). Each wrong exercise must score 0 (with the `// expect:` status), and
+                        every other exercise full marks: so each reference solution is graded at
+                        full marks in one of the two, next to broken neighbours (compile error,
+                        silent panic, endless loop, crash), which is the isolation claim;
+  * student_version/    the generated student versions: 0 points, every test failing on the
+                        stub's `todo!` (so the stubs compile);
+  * broken/             submissions/broken: a text file named .ipynb, a non-notebook file, an
+                        unrelated notebook and a notebook missing cells.
+
+EXERCISES_SKIP_GRADING=1 skips `Grading` (no kernel); EXERCISES_JOBS=N grades with N kernels.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import glob
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import nbformat  # noqa: E402
+
+import exercises as ex  # noqa: E402
+
+SOURCE = os.path.join(ROOT, "notebooks", "exercises")
+CHAPTERS = ["01_sde_basics_exercises.ipynb", "02_numerical_solvers_exercises.ipynb",
+            "03_smld_to_sde_exercises.ipynb", "04_unified_framework_exercises.ipynb",
+            "05_appendix_exercises.ipynb"]
+NBGRADER_KEYS = {"grade", "grade_id", "locked", "schema_version", "solution", "task"}
+
+
+def references() -> list[ex.ExerciseNotebook]:
+    return [ex.load_exercise_notebook(os.path.join(SOURCE, name)) for name in CHAPTERS]
+
+
+def wrong_answers() -> dict[str, dict[str, dict]]:
+    """{notebook: {exercise: {"source", "submission", "expect"}}} from wrong_answers/."""
+    out: dict[str, dict[str, dict]] = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "wrong_answers", "*", "*.rs"))):
+        with open(path) as f:
+            source = f.read()
+        head = dict(re.findall(r"^// (submission|expect): (.+)$", source, re.M))
+        notebook = os.path.basename(os.path.dirname(path)) + ".ipynb"
+        out.setdefault(notebook, {})[os.path.basename(path)[:-3]] = {
+            "source": source, "submission": head["submission"].strip(), "expect": head["expect"].strip()}
+    return out
+
+
+def with_solutions(ref: ex.ExerciseNotebook, replace: dict[str, str]) -> nbformat.NotebookNode:
+    """The reference notebook as a student would submit it: solutions without the markers, and
+    `replace[exercise]` as the solution of the exercises given."""
+    nb = copy.deepcopy(ref.nb)
+    for e in ref.exercises:
+        for i in e.solutions:
+            cell = nb.cells[i]
+            if e.id in replace:
+                cell.source = replace[e.id]
+            else:
+                cell.source = "\n".join(l for l in cell.source.split("\n")
+                                        if ex.BEGIN_SOLUTION not in l and ex.END_SOLUTION not in l)
+    return nb
+
+
+class ExerciseNotebooks(unittest.TestCase):
+    def test_each_chapter_has_five_graded_exercises_with_visible_and_hidden_tests(self):
+        found = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE, "*.ipynb")))
+        self.assertEqual(found, CHAPTERS)
+        for ref in references():
+            with self.subTest(notebook=ref.name):
+                self.assertGreaterEqual(len(ref.exercises), 5)
+                self.assertTrue(all(e.points > 0 for e in ref.exercises))
+                first = ref.nb.cells[ref.setup[0]].source
+                self.assertIn(':dep diffusion_sde = { path = "../.." }', first)
+
+    def test_cells_carry_nbgrader_metadata_exactly(self):
+        for ref in references():
+            for i, cell in enumerate(ref.nb.cells):
+                m = ex.meta(cell)
+                if cell.cell_type == "code":
+                    self.assertEqual(cell.outputs, [], f"{ref.name} cell {i}: commit without outputs")
+                    self.assertIsNone(cell.execution_count)
+                if m is None:
+                    continue
+                keys = NBGRADER_KEYS | ({"points"} if m["grade"] else set())
+                self.assertEqual(set(m), keys, f"{ref.name} cell {i}")
+                self.assertEqual(m["schema_version"], 3)
+                self.assertEqual(cell.get("id"), m["grade_id"], f"{ref.name} cell {i}: id = grade_id")
+
+    def test_wrong_answer_fixtures_name_real_exercises(self):
+        refs = {r.name: r for r in references()}
+        for notebook, answers in wrong_answers().items():
+            self.assertIn(notebook, refs)
+            ids = {e.id for e in refs[notebook].exercises}
+            for exercise, w in answers.items():
+                self.assertIn(exercise, ids, f"wrong_answers/{notebook}: no exercise {exercise}")
+                self.assertIn(w["submission"], ("A", "B"))
+                self.assertIn(w["expect"], ("failed", "compile error", "timeout", "crashed"))
+
+
+class StudentVersion(unittest.TestCase):
+    def test_solutions_become_stubs_and_hidden_tests_disappear(self):
+        for ref in references():
+            stu = ex.student_version(ref)
+            nbformat.validate(stu)
+            self.assertEqual(len(stu.cells), len(ref.nb.cells), ref.name)
+            text = json.dumps(stu)
+            for marker in (ex.BEGIN_SOLUTION, ex.END_SOLUTION, ex.BEGIN_HIDDEN, ex.END_HIDDEN):
+                self.assertNotIn(marker, text, ref.name)
+            for i, (a, b) in enumerate(zip(ref.nb.cells, stu.cells)):
+                where = f"{ref.name} cell {i}"
+                self.assertEqual(a.cell_type, b.cell_type, where)
+                self.assertEqual(a.metadata.get("nbgrader"), b.metadata.get("nbgrader"), where)
+                m = ex.meta(a)
+                if m and m["solution"]:
+                    parts, _ = ex.split_regions(a.source, ex.BEGIN_SOLUTION, ex.END_SOLUTION, where)
+                    outside = [l for inside, lines in parts if not inside for l in lines]
+                    secret = [l.strip() for inside, lines in parts if inside for l in lines
+                              if len(l.strip()) > 3 and l not in outside]
+                    stub_lines = [l for l in b.source.split("\n") if ex.CODE_STUB in l]
+                    self.assertEqual(len(stub_lines), len(parts) // 2, where)
+                    self.assertEqual([l for l in b.source.split("\n") if ex.CODE_STUB not in l],
+                                     outside, f"{where}: everything but the solution kept")
+                    stub = {l.strip() for l in b.source.split("\n")}
+                    for line in secret:
+                        self.assertNotIn(line, stub, f"{where}: solution leaks into the stub")
+                    self.assertEqual(b.metadata.get("deletable"), False, where)
+                elif m and m["grade"]:
+                    visible, n = ex.replace_regions(a.source, ex.BEGIN_HIDDEN, ex.END_HIDDEN, None, where)
+                    self.assertEqual(b.source, visible if ex.code_lines(visible) else ex.HIDDEN_PLACEHOLDER, where)
+                    self.assertEqual(b.metadata.get("editable"), False, where)
+                else:
+                    self.assertEqual(a.source, b.source, where)
+
+    def test_stub_keeps_the_indentation_and_signature(self):
+        src = "fn f(x: f64) -> f64 {\n    // ### BEGIN SOLUTION\n    x * 2.0\n    // ### END SOLUTION\n}"
+        out, n = ex.replace_regions(src, ex.BEGIN_SOLUTION, ex.END_SOLUTION, [ex.CODE_STUB], "t")
+        self.assertEqual(n, 1)
+        self.assertEqual(out, 'fn f(x: f64) -> f64 {\n    todo!("your code here")\n}')
+
+    def test_cli_writes_student_versions(self):
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(ex.main(["student", "--output-dir", tmp]), 0)
+            self.assertEqual(sorted(os.listdir(tmp)), CHAPTERS)
+
+
+class BadInput(unittest.TestCase):
+    """The generator refuses a broken exercise notebook, naming the file and the cell."""
+
+    def broken(self, change) -> str:
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, CHAPTERS[0]))
+        nb = copy.deepcopy(ref.nb)
+        change(nb)
+        path = os.path.join(self.tmp, "broken.ipynb")
+        nbformat.write(nb, path)
+        return path
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def refused(self, change, *fragments):
+        path = self.broken(change)
+        with self.assertRaises(ex.ExerciseError) as caught:
+            ex.load_exercise_notebook(path)
+        message = str(caught.exception)
+        for fragment in (path,) + fragments:
+            self.assertIn(fragment, message)
+        # The command line says the same and writes nothing.
+        out = os.path.join(self.tmp, "out")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(ex.main(["student", path, "--output-dir", out]), 2)
+        self.assertIn(message, err.getvalue())
+        self.assertFalse(os.path.exists(out))
+        return message
+
+    @staticmethod
+    def cell(nb, grade_id):
+        return next(i for i, c in enumerate(nb.cells) if ex.meta(c) and ex.meta(c)["grade_id"] == grade_id)
+
+    def test_notebook_without_exercise_metadata(self):
+        def strip(nb):
+            for c in nb.cells:
+                c.metadata.pop("nbgrader", None)
+        message = self.refused(strip)
+        self.assertIn("no cell has exercise metadata", message)
+
+    def test_duplicate_exercise_ids(self):
+        def dup(nb):
+            i = self.cell(nb, "adw_score-tests")
+            nb.cells[i].metadata["nbgrader"]["grade_id"] = "brownian-tests"
+        message = self.refused(dup, "duplicate grade_id 'brownian-tests'")
+        first = self.cell(ex.read_notebook(os.path.join(SOURCE, CHAPTERS[0])), "brownian-tests")
+        self.assertIn(f"also cell {first}", message)
+
+    def test_solution_cell_without_end_marker(self):
+        holder = {}
+
+        def cut(nb):
+            i = self.cell(nb, "quadratic_variation-solution")
+            holder["i"] = i
+            nb.cells[i].source = "\n".join(l for l in nb.cells[i].source.split("\n") if ex.END_SOLUTION not in l)
+        message = self.refused(cut, "(quadratic_variation-solution)", "has no matching 'END SOLUTION'")
+        self.assertIn(f"cell {holder['i']} ", message)
+
+    def test_hidden_tests_outside_a_grade_cell(self):
+        def move(nb):
+            i = self.cell(nb, "brownian-solution")
+            nb.cells[i].source += "\n// ### BEGIN HIDDEN TESTS\n// ### END HIDDEN TESTS"
+        self.refused(move, "(brownian-solution)", "not a grade (tests) cell")
+
+    def test_statement_points_must_match_the_tests(self):
+        def points(nb):
+            i = self.cell(nb, "brownian-hidden_tests")
+            nb.cells[i].metadata["nbgrader"]["points"] = 5
+        self.refused(points, "(brownian-statement)", "says 3 points, its tests cells carry 6")
+
+    def test_exercise_without_hidden_tests(self):
+        def unhide(nb):
+            i = self.cell(nb, "reverse_drift-hidden_tests")
+            nb.cells[i].source = ex.replace_regions(nb.cells[i].source, ex.BEGIN_HIDDEN, ex.END_HIDDEN, [], "")[0] + "\nassert!(true);"
+        self.refused(unhide, "reverse_drift", "has no hidden tests")
+
+
+class Submissions(unittest.TestCase):
+    """Reading and assembling submissions, without a kernel."""
+
+    def test_locked_cells_come_from_the_exercise_notebook(self):
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, CHAPTERS[1]))
+        sub = ex.student_version(ref)
+        tests = self.index(sub, "milstein-tests")
+        sub.cells[tests].source = "// I removed the tests"
+        sol = self.index(sub, "milstein-solution")
+        sub.cells[sol].source += "\n// my edit"
+        nb, notes, decided = ex.assemble(ref, sub)
+        self.assertEqual(nb.cells[tests].source, ref.nb.cells[tests].source)
+        hidden = self.index(sub, "milstein-hidden_tests")
+        self.assertEqual(nb.cells[hidden].source, ref.nb.cells[hidden].source)
+        self.assertIn(ex.BEGIN_HIDDEN, nb.cells[hidden].source)
+        self.assertTrue(nb.cells[sol].source.endswith("// my edit"))
+        self.assertEqual((notes, decided), ([], {}))
+
+    def test_missing_cells_are_reported(self):
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, CHAPTERS[0]))
+        path = os.path.join(HERE, "submissions", "broken", "missing_cells.ipynb")
+        sub = nbformat.read(path, as_version=4)
+        self.assertEqual(ex.match_reference(path, sub, references()).name, ref.name)
+        nb, notes, decided = ex.assemble(ref, sub)
+        self.assertEqual(sorted(decided), ["adw_score", "brownian", "quadratic_variation",
+                                           "reverse_drift", "reverse_sampling"])
+        self.assertTrue(all(r.status == "missing" and "is missing" in r.detail for r in decided.values()))
+        self.assertEqual(len(notes), 1)
+        for gid in ("setup-helpers", "adw_score-statement", "constant_diffusion-hidden_tests"):
+            self.assertIn(gid, notes[0])
+
+    def test_evcxr_commands_in_a_solution_are_rejected(self):
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, CHAPTERS[2]))
+        sub = ex.student_version(ref)
+        sub.cells[self.index(sub, "tweedie-solution")].source = ":clear\nfn tweedie_denoise() {}"
+        _, _, decided = ex.assemble(ref, sub)
+        self.assertEqual(decided["tweedie"].status, "rejected")
+        self.assertIn(":clear", decided["tweedie"].detail)
+
+    def test_unrelated_notebook_matches_nothing(self):
+        path = os.path.join(HERE, "submissions", "broken", "unrelated.ipynb")
+        self.assertIsNone(ex.match_reference(path, nbformat.read(path, as_version=4), references()))
+
+    @staticmethod
+    def index(nb, grade_id):
+        return next(i for i, c in enumerate(nb.cells) if ex.meta(c) and ex.meta(c)["grade_id"] == grade_id)
+
+
+@unittest.skipIf(os.environ.get("EXERCISES_SKIP_GRADING"), "EXERCISES_SKIP_GRADING is set")
+class Grading(unittest.TestCase):
+    """One grading run over reference, wrong, student and broken submissions (see the module doc)."""
+
+    TIMEOUT = 30  # per cell; the endless-loop fixture costs this once
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="exercises-grading-")
+        subs = os.path.join(cls.tmp, "submissions")
+        refs = references()
+        cls.refs = {r.name: r for r in refs}
+        cls.wrong = wrong_answers()
+        for r in refs:
+            for label in ("A", "B"):
+                replace = {e: w["source"] for e, w in cls.wrong.get(r.name, {}).items()
+                           if w["submission"] == label}
+                out = os.path.join(subs, f"wrong_{label.lower()}", r.name)
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                nbformat.write(with_solutions(r, replace), out)
+            out = os.path.join(subs, "student_version", r.name)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            nbformat.write(ex.student_version(r), out)
+        shutil.copytree(os.path.join(HERE, "submissions", "broken"), os.path.join(subs, "broken"))
+        cls.out = os.path.join(cls.tmp, "grades")
+        log = io.StringIO()
+        cls.book = ex.grade(subs, SOURCE, cls.out, timeout=cls.TIMEOUT,
+                            jobs=int(os.environ.get("EXERCISES_JOBS", "1")),
+                            log=lambda m: (print(m, file=sys.stderr, flush=True), log.write(m + "\n")))
+        print(ex.report(cls.book), file=sys.stderr, flush=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def rows(self, student, notebook):
+        return {r["exercise"]: r for r in self.book["students"][student]["notebooks"][notebook]["rows"]}
+
+    def test_no_infrastructure_errors(self):
+        self.assertNotIn("infrastructure_errors", self.book)
+
+    def test_wrong_answers_cost_their_exercise_only_and_references_score_full_marks(self):
+        for name, ref in self.refs.items():
+            wrong = self.wrong.get(name, {})
+            graded_right = set()
+            for label in ("A", "B"):
+                rows = self.rows(f"wrong_{label.lower()}", name)
+                for e in ref.exercises:
+                    r = rows[e.id]
+                    with self.subTest(submission=label, notebook=name, exercise=e.id):
+                        if e.id in wrong and wrong[e.id]["submission"] == label:
+                            self.assertEqual(r["points"], 0, r)
+                            self.assertEqual(r["status"], wrong[e.id]["expect"], r)
+                            self.assertTrue(r["detail"], r)
+                        else:
+                            self.assertEqual((r["points"], r["status"]), (e.points, "passed"), r)
+                            graded_right.add(e.id)
+            self.assertEqual(graded_right, {e.id for e in ref.exercises},
+                             f"{name}: every reference solution is graded at full marks once")
+
+    def test_student_versions_score_zero_on_their_stubs(self):
+        for name, ref in self.refs.items():
+            rows = self.rows("student_version", name)
+            for e in ref.exercises:
+                r = rows[e.id]
+                with self.subTest(notebook=name, exercise=e.id):
+                    self.assertEqual(r["points"], 0, r)
+                    self.assertEqual(r["status"], "failed", r)
+                    # The stub compiled and ran: the failure is its todo!(), or a panic whose
+                    # message evcxr lost (the grader's completion check).
+                    self.assertRegex(r["detail"], r"^tests: panic: (not yet implemented: your code here"
+                                                  r"|the cell stopped before its end)", r)
+
+    def test_broken_submissions_get_a_report_line(self):
+        broken = self.book["students"]["broken"]
+        problems = "\n".join(broken["problems"])
+        self.assertRegex(problems, r"broken/not_a_notebook\.ipynb: not a notebook, not graded")
+        self.assertRegex(problems, r"broken/notes\.txt: not a notebook, not graded")
+        self.assertRegex(problems, r"broken/unrelated\.ipynb: matches none of the exercise notebooks")
+        e = broken["notebooks"][CHAPTERS[0]]
+        self.assertEqual(e["file"], "broken/missing_cells.ipynb")
+        self.assertIn("setup-helpers", e["notes"][0])
+        rows = {r["exercise"]: r for r in e["rows"]}
+        self.assertEqual(rows["constant_diffusion"]["status"], "passed")
+        self.assertEqual(rows["brownian"]["status"], "missing")
+        self.assertEqual(broken["notebooks"][CHAPTERS[1]]["rows"][0]["status"], "not submitted")
+        text = ex.report(self.book)
+        self.assertIn("! broken/not_a_notebook.ipynb: not a notebook", text)
+        self.assertIn("solution cell 'brownian-solution' is missing from the submission", text)
+
+    def test_gradebook_files(self):
+        with open(os.path.join(self.out, "grades.json")) as f:
+            self.assertEqual(json.load(f), json.loads(json.dumps(self.book)))
+        with open(os.path.join(self.out, "grades.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(list(rows[0]), ["student", "notebook", "exercise", "points", "max_points",
+                                         "status", "detail"])
+        n_exercises = sum(len(r.exercises) for r in self.refs.values())
+        self.assertEqual(len(rows), 4 * n_exercises)
+        feedback = os.path.join(self.out, "feedback", "wrong_a", CHAPTERS[0])
+        nb = nbformat.read(feedback, as_version=4)
+        self.assertTrue(any(c.get("outputs") for c in nb.cells), "executed notebook with outputs")
+
+
+if __name__ == "__main__":
+    unittest.main()
