@@ -50,6 +50,24 @@ pub fn positive(name: &'static str, value: f64) -> Result<f64> {
     }
 }
 
+/// Checks `0 < lo < hi` (or `0 < lo ≤ hi` when `allow_equal`), both finite: the `(min, max)`
+/// parameter pairs of the noise schedules (`beta_min`/`beta_max`, `sigma_min`/`sigma_max`).
+/// The error names the offending value, and for a wrong order both of them.
+pub fn positive_range(
+    (lo_name, lo): (&'static str, f64),
+    (hi_name, hi): (&'static str, f64),
+    allow_equal: bool,
+) -> Result<()> {
+    positive(lo_name, lo)?;
+    positive(hi_name, hi)?;
+    if hi > lo || (allow_equal && hi == lo) {
+        Ok(())
+    } else {
+        let relation = if allow_equal { "≥" } else { ">" };
+        invalid(hi_name, hi, format!("must be {relation} {lo_name} = {lo}"))
+    }
+}
+
 /// `value` if it is finite, else an error naming it.
 pub fn finite(name: &'static str, value: f64) -> Result<f64> {
     if value.is_finite() {

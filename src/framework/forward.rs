@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::error::{invalid, positive};
+use crate::error::{invalid, positive_range};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, Sde};
 use crate::Result;
@@ -93,15 +93,7 @@ pub struct VpSde {
 impl VpSde {
     /// `β(t) = β_min + t (β_max − β_min)`; requires `0 < β_min ≤ β_max`.
     pub fn new(beta_min: f64, beta_max: f64) -> Result<Self> {
-        positive("beta_min", beta_min)?;
-        positive("beta_max", beta_max)?;
-        if beta_max < beta_min {
-            return invalid(
-                "beta_max",
-                beta_max,
-                format!("must be ≥ beta_min = {beta_min}"),
-            );
-        }
+        positive_range(("beta_min", beta_min), ("beta_max", beta_max), true)?;
         Ok(Self { beta_min, beta_max })
     }
 

@@ -17,7 +17,7 @@ use ndarray::{array, Array2};
 use super::affine::{AffineSde, TimeFn};
 use super::forward::ForwardSde;
 use crate::data::GaussianMixture;
-use crate::error::{invalid, positive};
+use crate::error::{invalid, positive, positive_range};
 use crate::sde_basics::Diffusion;
 use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, TimeGrid};
 use crate::{Error, Result};
@@ -56,15 +56,7 @@ fn integral(func: impl Fn(f64) -> f64, t: f64) -> f64 {
 /// The table's VE column with NCSN's `σ(t) = σ_min (σ_max/σ_min)^t`:
 /// `f = 0`, `g = √(dσ²/dt)`, kernel `N(x_0, (σ²(t) − σ²(0)) I)`, prior `N(0, σ²(1) I)`.
 pub fn ve_column(sigma_min: f64, sigma_max: f64) -> Result<Table1Column> {
-    positive("sigma_min", sigma_min)?;
-    positive("sigma_max", sigma_max)?;
-    if sigma_max <= sigma_min {
-        return invalid(
-            "sigma_max",
-            sigma_max,
-            format!("must be > sigma_min = {sigma_min}"),
-        );
-    }
+    positive_range(("sigma_min", sigma_min), ("sigma_max", sigma_max), false)?;
     let sigma = move |t: f64| sigma_min * (sigma_max / sigma_min).powf(t);
     Ok(Table1Column {
         name: "VE SDE",

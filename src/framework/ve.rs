@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::ForwardSde;
-use crate::error::{invalid, positive};
+use crate::error::{invalid, positive_range};
 use crate::sde_basics::{Diffusion, Sde};
 use crate::Result;
 
@@ -28,15 +28,7 @@ pub struct VeSde {
 impl VeSde {
     /// The VE SDE with `0 < σ_min < σ_max`.
     pub fn new(sigma_min: f64, sigma_max: f64) -> Result<Self> {
-        positive("sigma_min", sigma_min)?;
-        positive("sigma_max", sigma_max)?;
-        if sigma_min >= sigma_max {
-            return invalid(
-                "sigma_min",
-                sigma_min,
-                format!("must be < sigma_max = {sigma_max}"),
-            );
-        }
+        positive_range(("sigma_min", sigma_min), ("sigma_max", sigma_max), false)?;
         Ok(Self {
             sigma_min,
             sigma_max,

@@ -19,7 +19,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use crate::error::{all_finite, finite, invalid, positive};
+use crate::error::{all_finite, finite, invalid, positive_range};
 use crate::framework::{ForwardSde, VpSde};
 use crate::rng;
 use crate::solvers::sde::SdeSolution;
@@ -47,15 +47,11 @@ impl VeSchedule {
     }
 
     fn checked(self) -> Result<Self> {
-        positive("sigma_min", self.sigma_min)?;
-        positive("sigma_max", self.sigma_max)?;
-        if self.sigma_max <= self.sigma_min {
-            return invalid(
-                "sigma_max",
-                self.sigma_max,
-                format!("must exceed sigma_min = {}", self.sigma_min),
-            );
-        }
+        positive_range(
+            ("sigma_min", self.sigma_min),
+            ("sigma_max", self.sigma_max),
+            false,
+        )?;
         Ok(self)
     }
 

@@ -9,7 +9,7 @@
 //! [`DiscreteSchedule`] `β_1 … β_N` with its continuous rate `β(t) = β_i / Δt` (seed 000 §3.3.3).
 //! [`CosSquaredBeta`] is the seed's "cosine" `β(t) = β₀ cos²(πt/2T)`, kept to show erratum (d).
 
-use crate::error::{invalid, positive};
+use crate::error::{invalid, positive, positive_range};
 use crate::framework::VpSde;
 use crate::Result;
 
@@ -112,15 +112,7 @@ pub struct GeometricSchedule {
 impl GeometricSchedule {
     /// `β(t) = β_min (β_max/β_min)^t`, requires `0 < β_min ≤ β_max`.
     pub fn new(beta_min: f64, beta_max: f64) -> Result<Self> {
-        positive("beta_min", beta_min)?;
-        positive("beta_max", beta_max)?;
-        if beta_max < beta_min {
-            return invalid(
-                "beta_max",
-                beta_max,
-                format!("must be ≥ beta_min = {beta_min}"),
-            );
-        }
+        positive_range(("beta_min", beta_min), ("beta_max", beta_max), true)?;
         Ok(Self { beta_min, beta_max })
     }
 
