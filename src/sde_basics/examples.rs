@@ -9,6 +9,7 @@ use std::f64::consts::PI;
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
+use super::wiener::WienerPath;
 use super::{Diffusion, ReverseSde, Score, Sde};
 use crate::data::GaussianMixture;
 use crate::error::{all_finite, finite, invalid, positive};
@@ -347,6 +348,28 @@ impl Gbm {
         all_finite("w_t", w_t.iter())?;
         let c = (s.mu - 0.5 * s.sigma * s.sigma) * t;
         Ok(&x0 * &w_t.mapv(|w| (c + s.sigma * w).exp()))
+    }
+
+    /// [`Gbm::exact_solution`] at grid point `k` of `path` from `x0` (one row per path), started
+    /// at the path's first time: the reference of chapter 2's strong-error ladders.
+    pub fn solution(
+        &self,
+        x0: ArrayView2<f64>,
+        path: &WienerPath,
+        k: usize,
+    ) -> Result<Array2<f64>> {
+        let times = path.grid().times();
+        if k >= times.len() {
+            return invalid("k", k, format!("the path has {} grid points", times.len()));
+        }
+        if times[1] < times[0] {
+            return invalid("path.grid", "decreasing", "GBM runs forward in time");
+        }
+        self.exact_solution(
+            x0,
+            times[k] - times[0],
+            path.values().index_axis(Axis(0), k),
+        )
     }
 
     /// `(E x(t), Var x(t))` from a fixed `x(0) = x0`.

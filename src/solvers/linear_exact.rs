@@ -12,78 +12,15 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::sde::{Record, SdeSolution};
 use super::TimeGrid;
-use crate::error::{finite, invalid, positive};
+use crate::error::{invalid, positive};
 use crate::framework::ForwardSde;
 use crate::rng;
 use crate::sde_basics::{wiener::WienerPath, Diffusion, Sde};
 use crate::Result;
 
-/// Geometric Brownian motion `dX = μ X dt + σ X dW` (Itô), component-wise (diagonal noise):
-/// `X(t) = X(0) exp((μ − σ²/2) t + σ W(t))`, `E X(t) = X(0) e^{μt}`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Gbm {
-    /// Drift rate `μ`.
-    pub mu: f64,
-    /// Volatility `σ > 0`.
-    pub sigma: f64,
-}
-
-impl Gbm {
-    /// GBM with finite `mu` and `sigma > 0`.
-    pub fn new(mu: f64, sigma: f64) -> Result<Self> {
-        Ok(Self {
-            mu: finite("mu", mu)?,
-            sigma: positive("sigma", sigma)?,
-        })
-    }
-
-    /// The exact solution at grid point `k` of `path` from `x0` (one row per path), started
-    /// at the path's first time.
-    pub fn solution(
-        &self,
-        x0: ArrayView2<f64>,
-        path: &WienerPath,
-        k: usize,
-    ) -> Result<Array2<f64>> {
-        let times = path.grid().times();
-        if k >= times.len() {
-            return invalid("k", k, format!("the path has {} grid points", times.len()));
-        }
-        if times[1] < times[0] {
-            return invalid("path.grid", "decreasing", "GBM runs forward in time");
-        }
-        if x0.dim() != path.shape() {
-            return Err(crate::Error::Shape(format!(
-                "x0 is {:?}, the path (paths, dim) {:?}",
-                x0.dim(),
-                path.shape()
-            )));
-        }
-        let t = times[k] - times[0];
-        let w = path.values().index_axis(Axis(0), k);
-        let drift = (self.mu - 0.5 * self.sigma * self.sigma) * t;
-        Ok(&x0 * &w.mapv(|w| (drift + self.sigma * w).exp()))
-    }
-
-    /// `E X(t) = X(0) e^{μ t}`.
-    pub fn mean(&self, x0: f64, t: f64) -> f64 {
-        x0 * (self.mu * t).exp()
-    }
-}
-
-impl Sde for Gbm {
-    fn drift(&self, x: ArrayView2<f64>, _t: f64) -> Result<Array2<f64>> {
-        Ok(&x * self.mu)
-    }
-
-    fn diffusion(&self, x: ArrayView2<f64>, _t: f64) -> Result<Diffusion> {
-        Ok(Diffusion::Diagonal(&x * self.sigma))
-    }
-
-    fn diffusion_derivative(&self, x: ArrayView2<f64>, _t: f64) -> Result<Option<Array2<f64>>> {
-        Ok(Some(Array2::from_elem(x.dim(), self.sigma)))
-    }
-}
+/// Geometric Brownian motion, chapter 1's worked example; its exact solution along a given
+/// Wiener path is [`Gbm::solution`].
+pub use crate::sde_basics::examples::Gbm;
 
 /// The Ornstein–Uhlenbeck process `dX = −θ X dt + σ dW` (additive noise), component-wise.
 ///
