@@ -450,7 +450,22 @@ class SetupFailed(Exception):
     pass
 
 
-def late_stderr(session: nbrun.KernelSession, seconds: float = 2.0) -> str:
+def panic_text(text: str) -> str:
+    """The whole message of the first panic in `text` on one line (an assert's message may span
+    lines, e.g. when it prints an array), or ''."""
+    lines = nbrun.ANSI.sub("", text).splitlines()
+    for i, line in enumerate(lines):
+        if nbrun.PANIC in line:
+            message = []
+            for rest in lines[i + 1:]:
+                if rest.startswith(("stack backtrace:", "note: ")) or nbrun.PANIC in rest:
+                    break
+                message.append(rest.strip())
+            return " ".join(m for m in message if m)[:500]
+    return ""
+
+
+def late_stderr(session: nbrun.KernelSession, seconds: float = 1.0) -> str:
     """Stream output that reaches the kernel client after its cell's reply (evcxr forwards the
     user process's stderr asynchronously); nbclient would drop it. Waits at most `seconds`."""
     get = run_sync(session.client.kc.iopub_channel.get_msg)
@@ -507,20 +522,21 @@ def grade_notebook(job: dict) -> dict:
                 close()
                 raise SetupFailed(f"setup cell {meta(nb.cells[i])['grade_id']!r} failed: {reason}")
 
-    def run(i):
+    def run(i, completes=False):
+        """Runs cell i; returns why it failed, or None. With `completes`, the cell must also
+        reach its end: a panic's message travels on the user process's stderr, which evcxr
+        forwards asynchronously (it can arrive after the reply, or never), so the cell's last
+        value becomes a marker it could not show otherwise, and its absence is a failure."""
         t = time.monotonic()
         cell = nb.cells[i]
         original = cell.source
-        if i in test_cells:
-            # A panic's message travels on the user process's stderr, which evcxr forwards
-            # asynchronously: it can arrive after the reply, or not at all. So a test cell passes
-            # only if it also *completes*: its last value is a marker it could not show otherwise.
+        if completes:
             cell.source = f'{original}\n;\n"{marker}"'
         try:
             reason = session.run(i, interrupt_on_timeout=True)
         finally:
             cell.source = original
-        if i in test_cells:
+        if completes:
             done = [o for o in cell.outputs if o.get("output_type") == "execute_result"
                     and marker in str(o.get("data", {}).get("text/plain", ""))]
             cell.outputs = [o for o in cell.outputs if not any(o is d for d in done)]
@@ -530,13 +546,64 @@ def grade_notebook(job: dict) -> dict:
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=late))
                 reason = (f"panic: {nbrun.panic_message(late)}" if nbrun.PANIC in late else
                           "panic: the cell stopped before its end (no panic message came back)")
+        if reason and reason.startswith("panic"):
+            whole = panic_text("".join(o.get("text", "") for o in cell.outputs
+                                       if o.get("output_type") == "stream"))
+            reason = f"panic: {whole}" if whole else reason
         if job.get("verbose"):
-            gid = meta(nb.cells[i])["grade_id"] if meta(nb.cells[i]) else "(flush)"
+            gid = meta(cell)["grade_id"] if meta(cell) else "(probe)"
             print(f"      {student}: {gid}: {time.monotonic() - t:.1f} s: {reason or 'ok'}", flush=True)
         return reason
 
+    def probe(source, completes=False):
+        nb.cells[probe_index].source, nb.cells[probe_index].outputs = source, []
+        return run(probe_index, completes)
+
+    def healthy() -> bool:
+        """After evcxr restarted the user process (timeout, crash), the first cell that shows a
+        value can come back without it (evcxr 0.22): probe until values come back again."""
+        return any(probe("()", completes=True) is None for _ in range(3))
+
+    def grade_exercise(ex) -> Row:
+        earned, status, detail = 0.0, "passed", ""
+        restarted = False
+        for i in ex.solutions:
+            reason = run(i)
+            # stderr or a panic while defining items is not fatal: the tests decide.
+            if reason and classify(reason) != "failed":
+                status, detail = classify(reason), f"solution: {reason}"
+                restarted = status in ("timeout", "crashed")
+                break
+        last_passed = None
+        if status == "passed":
+            for i in ex.tests:
+                reason = run(i, completes=True)
+                if reason is None:
+                    earned += float(meta(nb.cells[i])["points"])
+                    last_passed = i
+                    continue
+                if status == "passed":
+                    status, detail = classify(reason), f"{role(ref.nb, i)}: {reason}"
+                if classify(reason) in ("timeout", "crashed"):
+                    restarted = True
+                    if classify(reason) == "timeout":
+                        break  # the next tests would most likely loop again
+        # Output of the exercise's last cell that evcxr attributes to the next request.
+        late = probe("// exercises: flush")
+        if late and last_passed is not None and last_passed == ex.tests[-1]:
+            earned -= float(meta(nb.cells[last_passed])["points"])
+            nb.cells[last_passed].outputs.extend(nb.cells[probe_index].outputs)
+            if status == "passed":
+                status, detail = classify(late), f"{role(ref.nb, last_passed)}: late output: {late}"
+        if restarted and not healthy():
+            close()  # a fresh kernel for the next exercise
+        if status == "passed" and earned < ex.points:
+            status = "failed"
+        elif status != "passed" and earned > 0:
+            status = "partial"
+        return Row("", "", ex.id, earned, ex.points, status, detail)
+
     ref_dir = os.path.dirname(os.path.abspath(notebook))
-    test_cells = {i for ex in ref.exercises for i in ex.tests}
     marker = f"exercise cell complete {secrets.token_hex(8)}"
     setup_error = None
     for ex in ref.exercises:
@@ -551,40 +618,11 @@ def grade_notebook(job: dict) -> dict:
         if setup_error is not None:
             rows.append(Row("", "", ex.id, 0, ex.points, "not graded", setup_error))
             continue
-        earned, status, detail = 0.0, "passed", ""
         try:
-            for i in ex.solutions:
-                reason = run(i)
-                if reason and classify(reason) != "failed":
-                    status, detail = classify(reason), f"solution: {reason}"
-                    break
-            if status == "passed":
-                last_passed = None
-                for i in ex.tests:
-                    reason = run(i)
-                    if reason is None:
-                        earned += float(meta(nb.cells[i])["points"])
-                        last_passed = i
-                    elif status == "passed":
-                        status, detail = classify(reason), f"{role(ref.nb, i)}: {reason}"
-                    if reason and classify(reason) == "timeout":
-                        break
-                # evcxr may attribute a cell's late output to the next request: flush it here.
-                nb.cells[probe_index].outputs = []
-                late = run(probe_index)
-                if late and last_passed is not None and last_passed == ex.tests[-1]:
-                    earned -= float(meta(nb.cells[last_passed])["points"])
-                    nb.cells[last_passed].outputs.extend(nb.cells[probe_index].outputs)
-                    if status == "passed":
-                        status, detail = classify(late), f"{role(ref.nb, last_passed)}: late output: {late}"
+            rows.append(grade_exercise(ex))
         except nbrun.DeadKernelError:
-            status, detail = "crashed", "the kernel died"
+            rows.append(Row("", "", ex.id, 0, ex.points, "crashed", "the kernel died"))
             close()
-        if status == "passed" and earned < ex.points:
-            status = "failed"
-        elif status != "passed" and earned > 0:
-            status = "partial"
-        rows.append(Row("", "", ex.id, earned, ex.points, status, detail))
     close()
     nb.cells.pop(probe_index)
     for r in rows:
@@ -658,9 +696,12 @@ def grade(submissions: str, source: str, out_dir: str | None, *, timeout: int = 
             book.setdefault("infrastructure_errors", []).append(
                 f"{job['student']}/{os.path.basename(job['path'])}: {res['setup_error']}")
 
-    # Every student gets a line for every exercise notebook, submitted or not.
+    # Every student gets rows for every exercise notebook that someone submitted (the assignment).
+    assigned = {os.path.basename(job["reference"]) for job in work}
     for student, s in book["students"].items():
         for ref in refs:
+            if ref.name not in assigned:
+                continue
             e = s["notebooks"].get(ref.name)
             if e is None or e["file"] is None:
                 e = entry(student, ref.name)
