@@ -275,8 +275,9 @@ build_site() {
     local summary="${1:-}"
     SITE_FAILURES=()
     say "site: $BOOK from $EXECUTED"
+    # Same notebooks as list_notebooks: the exercises (with their solutions) are not published.
     if ! "$VENV/bin/python" "$ROOT/tools/book.py" --notebooks "$ROOT/notebooks" --executed "$EXECUTED" \
-        --out "$BOOK" --mathjax "$CACHE/assets/mathjax"; then
+        --out "$BOOK" --mathjax "$CACHE/assets/mathjax" --exclude exercises; then
         SITE_FAILURES+=("book: notebooks not complete (named above)")
     fi
     if [[ ! -f "$BOOK/index.html" ]]; then

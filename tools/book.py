@@ -294,10 +294,13 @@ their executed outputs. Plots and maths render with no internet. Figures as SVG/
 
 
 # ---------------------------------------------------------------- build
-def list_notebooks(root: str) -> list[str]:
+def list_notebooks(root: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Notebooks under `root` (relative paths), skipping checkpoints and the folders `exclude`
+    (relative to `root`)."""
     rels = []
+    skip = {os.path.normpath(os.path.join(root, x)) for x in exclude}
     for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if x != ".ipynb_checkpoints"]
+        dirs[:] = [x for x in dirs if x != ".ipynb_checkpoints" and os.path.normpath(os.path.join(d, x)) not in skip]
         rels += [os.path.relpath(os.path.join(d, f), root) for f in files if f.endswith(".ipynb")]
     return sorted(rels, key=lambda r: os.path.join(root, r).encode())  # as `LC_ALL=C sort`
 
@@ -315,7 +318,7 @@ def read(path: str):
 def build(args) -> int:
     t0 = time.monotonic()
     out = args.out
-    rels = list_notebooks(args.notebooks)
+    rels = list_notebooks(args.notebooks, tuple(getattr(args, "exclude", ())))
     if not rels:
         print(f"book: no notebooks under {args.notebooks}", file=sys.stderr)
         return 1
@@ -393,6 +396,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, metavar="DIR", help="the site to (re)create, e.g. target/book")
     p.add_argument("--mathjax", required=True, metavar="DIR", help="MathJax 2 folder (has MathJax.js)")
     p.add_argument("--template", default=os.path.join(here, "book.html.j2"), metavar="FILE")
+    p.add_argument("--exclude", action="append", default=[], metavar="DIR",
+                   help="a folder under --notebooks not to publish (repeatable), e.g. exercises")
     args = p.parse_args(argv)
     if not os.path.isfile(os.path.join(args.mathjax, "MathJax.js")):
         p.error(f"no MathJax.js in {args.mathjax}; run ./workbook.sh setup")
