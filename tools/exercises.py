@@ -30,9 +30,11 @@ items (no variables carried between cells), so a compile error, panic or crash i
 exercise leaves the others untouched; a cell that runs past --timeout is interrupted (evcxr
 kills the process running user code and carries on) and costs its exercise only; a dead
 kernel is replaced for the next exercise. A test cell earns its points when it runs without
-error, panic or stderr output (the notebook runner's rules, tools/nbrun.py) *and* reaches its
-end: evcxr forwards a panic's message asynchronously and can lose it, so the grader appends a
-marker value to the cell and requires it back. Results: a table per student on stdout, and
+error or panic (the notebook runner's rules, tools/nbrun.py) *and* reaches its end: evcxr
+forwards a panic's message asynchronously and can lose it, so the grader appends a marker
+value to the cell and requires it back (an `Err` stopping the cell at a `?` fails the same
+way; stderr text of a cell that completed, such as a student's `eprintln!`, does not count).
+Results: a table per student on stdout, and
 OUT/grades.csv, OUT/grades.json, OUT/feedback/<student>/<notebook> (executed, with the
 hidden tests and their outputs).
 """
@@ -50,10 +52,8 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from queue import Empty
 
 import nbformat
-from jupyter_core.utils import run_sync
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nbrun  # noqa: E402  (the notebook runner: kernel session and failure rules)
@@ -450,6 +450,17 @@ class SetupFailed(Exception):
     pass
 
 
+def failure(outputs) -> str | None:
+    """Why a tests cell that ran to its end failed after all (an error or a panic in its
+    outputs), or None; stderr text alone does not count once the cell has completed."""
+    problem = nbrun.inspect_outputs(outputs)
+    return None if problem is None or problem.startswith("stderr:") else problem
+
+
+def stream_text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+
 def panic_text(text: str) -> str:
     """The whole message of the first panic in `text` on one line (an assert's message may span
     lines, e.g. when it prints an array), or ''."""
@@ -463,21 +474,6 @@ def panic_text(text: str) -> str:
                 message.append(rest.strip())
             return " ".join(m for m in message if m)[:500]
     return ""
-
-
-def late_stderr(session: nbrun.KernelSession, seconds: float = 1.0) -> str:
-    """Stream output that reaches the kernel client after its cell's reply (evcxr forwards the
-    user process's stderr asynchronously); nbclient would drop it. Waits at most `seconds`."""
-    get = run_sync(session.client.kc.iopub_channel.get_msg)
-    texts, deadline = [], time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            msg = get(timeout=left)
-        except Empty:
-            break
-        if msg.get("msg_type") == "stream":
-            texts.append(msg["content"].get("text", ""))
-    return "".join(texts)
 
 
 def grade_notebook(job: dict) -> dict:
@@ -540,15 +536,20 @@ def grade_notebook(job: dict) -> dict:
             done = [o for o in cell.outputs if o.get("output_type") == "execute_result"
                     and marker in str(o.get("data", {}).get("text/plain", ""))]
             cell.outputs = [o for o in cell.outputs if not any(o is d for d in done)]
-            if reason is None and not done:
-                late = late_stderr(session)
-                if late:
-                    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=late))
-                reason = (f"panic: {nbrun.panic_message(late)}" if nbrun.PANIC in late else
+            if done:
+                # It ran to its end: what it printed on stderr (a student's eprintln!) is no failure.
+                reason = failure(cell.outputs) if reason else None
+            elif reason is None:
+                # The panic message may still be on its way: the runner's client puts output
+                # that arrives late back under its cell.
+                session.client.settle(0.3, 1.0)
+                reason = (nbrun.inspect_outputs(cell.outputs) or
                           "panic: the cell stopped before its end (no panic message came back)")
         if reason and reason.startswith("panic"):
-            whole = panic_text("".join(o.get("text", "") for o in cell.outputs
-                                       if o.get("output_type") == "stream"))
+            whole = panic_text(stream_text(cell))
+            if not whole:  # the message line may still be on its way
+                session.client.settle(0.3, 1.5)
+                whole = panic_text(stream_text(cell))
             reason = f"panic: {whole}" if whole else reason
         if job.get("verbose"):
             gid = meta(cell)["grade_id"] if meta(cell) else "(probe)"
@@ -574,13 +575,14 @@ def grade_notebook(job: dict) -> dict:
                 status, detail = classify(reason), f"solution: {reason}"
                 restarted = status in ("timeout", "crashed")
                 break
-        last_passed = None
+        last_passed, passed = None, []
         if status == "passed":
             for i in ex.tests:
                 reason = run(i, completes=True)
                 if reason is None:
                     earned += float(meta(nb.cells[i])["points"])
                     last_passed = i
+                    passed.append(i)
                     continue
                 if status == "passed":
                     status, detail = classify(reason), f"{role(ref.nb, i)}: {reason}"
@@ -588,13 +590,18 @@ def grade_notebook(job: dict) -> dict:
                     restarted = True
                     if classify(reason) == "timeout":
                         break  # the next tests would most likely loop again
-        # Output of the exercise's last cell that evcxr attributes to the next request.
+        # Output that evcxr delivers late: tagged with the next request (the probe), it belongs
+        # to the exercise's last cell; tagged with its own cell, the client puts it back there.
         late = probe("// exercises: flush")
         if late and last_passed is not None and last_passed == ex.tests[-1]:
-            earned -= float(meta(nb.cells[last_passed])["points"])
             nb.cells[last_passed].outputs.extend(nb.cells[probe_index].outputs)
-            if status == "passed":
-                status, detail = classify(late), f"{role(ref.nb, last_passed)}: late output: {late}"
+        session.client.settle(0.15, 2.0)
+        for i in passed:
+            problem = failure(nb.cells[i].outputs)
+            if problem:
+                earned -= float(meta(nb.cells[i])["points"])
+                if status == "passed":
+                    status, detail = classify(problem), f"{role(ref.nb, i)}: late output: {problem}"
         if restarted and not healthy():
             close()  # a fresh kernel for the next exercise
         if status == "passed" and earned < ex.points:

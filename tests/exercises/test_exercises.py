@@ -13,6 +13,9 @@ input without a kernel. `Grading` grades, in one run of the grader (a Rust kerne
                         every other exercise full marks: so each reference solution is graded at
                         full marks in one of the two, next to broken neighbours (compile error,
                         silent panic, endless loop, crash), which is the isolation claim;
+  * wrong_c/            only the solutions of the fixtures marked `// submission: C` (the other
+                        solution cells left out): answers with a side issue, such as a right one
+                        that prints on stderr (`// expect: passed`);
   * student_version/    the generated student versions: 0 points, every test failing on the
                         stub's `todo!` (so the stubs compile);
   * broken/             submissions/broken: a text file named .ipynb, a non-notebook file, an
@@ -54,16 +57,20 @@ def references() -> list[ex.ExerciseNotebook]:
     return [ex.load_exercise_notebook(os.path.join(SOURCE, name)) for name in CHAPTERS]
 
 
-def wrong_answers() -> dict[str, dict[str, dict]]:
-    """{notebook: {exercise: {"source", "submission", "expect"}}} from wrong_answers/."""
-    out: dict[str, dict[str, dict]] = {}
+def wrong_answers() -> dict[str, dict[str, dict[str, dict]]]:
+    """{label: {notebook: {exercise: {"source", "expect", "file"}}}} from
+    wrong_answers/<notebook>/<exercise>[.<what>].rs and their `// submission:` lines."""
+    out: dict[str, dict[str, dict[str, dict]]] = {}
     for path in sorted(glob.glob(os.path.join(HERE, "wrong_answers", "*", "*.rs"))):
         with open(path) as f:
             source = f.read()
         head = dict(re.findall(r"^// (submission|expect): (.+)$", source, re.M))
         notebook = os.path.basename(os.path.dirname(path)) + ".ipynb"
-        out.setdefault(notebook, {})[os.path.basename(path)[:-3]] = {
-            "source": source, "submission": head["submission"].strip(), "expect": head["expect"].strip()}
+        exercise = os.path.basename(path).split(".")[0]
+        slot = out.setdefault(head["submission"].strip(), {}).setdefault(notebook, {})
+        assert exercise not in slot, f"two fixtures for {notebook} {exercise} in one submission"
+        slot[exercise] = {"source": source, "expect": head["expect"].strip(),
+                          "file": os.path.relpath(path, HERE)}
     return out
 
 
@@ -109,13 +116,19 @@ class ExerciseNotebooks(unittest.TestCase):
 
     def test_wrong_answer_fixtures_name_real_exercises(self):
         refs = {r.name: r for r in references()}
-        for notebook, answers in wrong_answers().items():
-            self.assertIn(notebook, refs)
-            ids = {e.id for e in refs[notebook].exercises}
-            for exercise, w in answers.items():
-                self.assertIn(exercise, ids, f"wrong_answers/{notebook}: no exercise {exercise}")
-                self.assertIn(w["submission"], ("A", "B"))
-                self.assertIn(w["expect"], ("failed", "compile error", "timeout", "crashed"))
+        fixtures = wrong_answers()
+        self.assertLessEqual(set(fixtures), {"A", "B", "C"})
+        for label, notebooks in fixtures.items():
+            for notebook, answers in notebooks.items():
+                self.assertIn(notebook, refs)
+                ids = {e.id for e in refs[notebook].exercises}
+                for exercise, w in answers.items():
+                    self.assertIn(exercise, ids, f"{w['file']}: no exercise {exercise}")
+                    self.assertIn(w["expect"], ("failed", "compile error", "timeout", "crashed")
+                                  + (("passed",) if label == "C" else ()), w["file"])
+        for notebook in refs:  # A and B never both replace an exercise's reference solution
+            a = set(fixtures.get("A", {}).get(notebook, {}))
+            self.assertFalse(a & set(fixtures.get("B", {}).get(notebook, {})), notebook)
 
 
 class StudentVersion(unittest.TestCase):
@@ -307,12 +320,18 @@ class Grading(unittest.TestCase):
         cls.refs = {r.name: r for r in refs}
         cls.wrong = wrong_answers()
         for r in refs:
-            for label in ("A", "B"):
-                replace = {e: w["source"] for e, w in cls.wrong.get(r.name, {}).items()
-                           if w["submission"] == label}
+            for label in ("A", "B", "C"):
+                replace = {e: w["source"] for e, w in cls.wrong.get(label, {}).get(r.name, {}).items()}
+                if label == "C" and not replace:
+                    continue
+                nb = with_solutions(r, replace)
+                if label == "C":  # only the fixtures' solution cells
+                    keep = {f"{e}-solution" for e in replace}
+                    nb.cells = [c for c in nb.cells if not (ex.meta(c) and ex.meta(c)["solution"])
+                                or ex.meta(c)["grade_id"] in keep]
                 out = os.path.join(subs, f"wrong_{label.lower()}", r.name)
                 os.makedirs(os.path.dirname(out), exist_ok=True)
-                nbformat.write(with_solutions(r, replace), out)
+                nbformat.write(nb, out)
             out = os.path.join(subs, "student_version", r.name)
             os.makedirs(os.path.dirname(out), exist_ok=True)
             nbformat.write(ex.student_version(r), out)
@@ -336,14 +355,14 @@ class Grading(unittest.TestCase):
 
     def test_wrong_answers_cost_their_exercise_only_and_references_score_full_marks(self):
         for name, ref in self.refs.items():
-            wrong = self.wrong.get(name, {})
             graded_right = set()
             for label in ("A", "B"):
+                wrong = self.wrong.get(label, {}).get(name, {})
                 rows = self.rows(f"wrong_{label.lower()}", name)
                 for e in ref.exercises:
                     r = rows[e.id]
                     with self.subTest(submission=label, notebook=name, exercise=e.id):
-                        if e.id in wrong and wrong[e.id]["submission"] == label:
+                        if e.id in wrong:
                             self.assertEqual(r["points"], 0, r)
                             self.assertEqual(r["status"], wrong[e.id]["expect"], r)
                             self.assertTrue(r["detail"], r)
@@ -353,18 +372,34 @@ class Grading(unittest.TestCase):
             self.assertEqual(graded_right, {e.id for e in ref.exercises},
                              f"{name}: every reference solution is graded at full marks once")
 
+    def test_side_issues(self):
+        for name, answers in self.wrong.get("C", {}).items():
+            rows = self.rows("wrong_c", name)
+            for e in self.refs[name].exercises:
+                r = rows[e.id]
+                with self.subTest(notebook=name, exercise=e.id):
+                    if e.id not in answers:
+                        self.assertEqual(r["status"], "missing", r)
+                    elif answers[e.id]["expect"] == "passed":
+                        self.assertEqual((r["points"], r["status"]), (e.points, "passed"), r)
+                    else:
+                        self.assertEqual((r["points"], r["status"]), (0, answers[e.id]["expect"]), r)
+
     def test_student_versions_score_zero_on_their_stubs(self):
+        details = []
         for name, ref in self.refs.items():
             rows = self.rows("student_version", name)
             for e in ref.exercises:
                 r = rows[e.id]
                 with self.subTest(notebook=name, exercise=e.id):
                     self.assertEqual(r["points"], 0, r)
+                    # The stub compiled and ran into its todo!() (not a compile error).
                     self.assertEqual(r["status"], "failed", r)
-                    # The stub compiled and ran: the failure is its todo!(), or a panic whose
-                    # message evcxr lost (the grader's completion check).
-                    self.assertRegex(r["detail"], r"^tests: panic: (not yet implemented: your code here"
-                                                  r"|the cell stopped before its end)", r)
+                    self.assertRegex(r["detail"], r"^tests: panic: ", r)
+                    details.append(r["detail"])
+        # evcxr may lose or cut a panic message under load; most come through whole.
+        todo = sum("not yet implemented: your code here" in d for d in details)
+        self.assertGreaterEqual(todo, 0.8 * len(details), details)
 
     def test_broken_submissions_get_a_report_line(self):
         broken = self.book["students"]["broken"]
@@ -391,7 +426,7 @@ class Grading(unittest.TestCase):
         self.assertEqual(list(rows[0]), ["student", "notebook", "exercise", "points", "max_points",
                                          "status", "detail"])
         n_exercises = sum(len(r.exercises) for r in self.refs.values())
-        self.assertEqual(len(rows), 4 * n_exercises)
+        self.assertEqual(len(rows), len(self.book["students"]) * n_exercises)
         feedback = os.path.join(self.out, "feedback", "wrong_a", CHAPTERS[0])
         nb = nbformat.read(feedback, as_version=4)
         self.assertTrue(any(c.get("outputs") for c in nb.cells), "executed notebook with outputs")
