@@ -1,5 +1,8 @@
-//! Toy distributions with analytic densities and scores, used by every chapter.
+//! Data: toy distributions with analytic densities and scores, used by every chapter, and
+//! loaders for the small datasets shipped in `data/` ([`digits`]).
 
+pub mod digits;
 mod mixture;
 
+pub use digits::Digits;
 pub use mixture::{log_sum_exp, normal_cdf, GaussianMixture};

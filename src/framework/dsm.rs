@@ -13,8 +13,12 @@
 //! `s_θ − (−ε/σ) = ± c(t) (o − target)` it is `λ(t) c(t)² ‖o − target‖²`; for `ε`-prediction
 //! with `λ = σ²` that is the appendix's `‖ε̂ − ε‖²`.
 //!
-//! Training is seeded (times, noise, minibatch order, initialisation through
-//! [`ScoreNet::new`]); progress goes to stdout every `log_every` steps (a notebook shows it
+//! One loop trains every [`DenoisingNet`]: the MLP [`crate::models::ScoreNet`] on points and
+//! the class-conditional [`crate::models::UNet`] on images ([`train_dsm_labelled`], with label
+//! dropout for classifier-free guidance, seed 002 §6).
+//!
+//! Training is seeded (times, noise, minibatch order, label dropout; initialisation through
+//! the network's constructor); progress goes to stdout every `log_every` steps (a notebook shows it
 //! under the cell, a terminal as lines) and the whole loss history is returned.
 
 use std::time::Instant;
@@ -27,7 +31,7 @@ use rand::Rng as _;
 
 use super::ForwardSde;
 use crate::error::{invalid, positive};
-use crate::models::{to_tensor, Parameterisation, ScoreNet};
+use crate::models::{labels_tensor, to_tensor, DenoisingNet, Parameterisation};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, Score};
 use crate::{Error, Result};
@@ -101,6 +105,10 @@ pub struct DsmConfig {
     pub seed: u64,
     /// Print `step k/K loss …` to stdout every this many steps (`None`: silent).
     pub log_every: Option<usize>,
+    /// Probability of replacing a label by the null label `∅` ([`train_dsm_labelled`]):
+    /// classifier-free guidance trains the conditional and unconditional model at once
+    /// (seed 002 §6; Ho & Salimans use 0.1–0.2).
+    pub label_dropout: f64,
 }
 
 impl DsmConfig {
@@ -116,6 +124,7 @@ impl DsmConfig {
             t_eps: 1e-3,
             seed,
             log_every: None,
+            label_dropout: 0.0,
         }
     }
 }
@@ -207,12 +216,13 @@ fn dsm_batch(
     })
 }
 
-/// Trains `net` by denoising score matching on `data` (`n × d`) under `sde`.
+/// Trains `net` by denoising score matching on `data` (`n × d`) under `sde`; a
+/// class-conditional network is trained unconditionally (every label `∅`).
 ///
 /// Errors on bad settings, a data/model dimension mismatch, and — stopping at once, naming
 /// the step — a non-finite loss.
-pub fn train_dsm(
-    net: &ScoreNet,
+pub fn train_dsm<N: DenoisingNet + ?Sized>(
+    net: &N,
     sde: &dyn ForwardSde,
     data: ArrayView2<f64>,
     config: &DsmConfig,
@@ -221,10 +231,48 @@ pub fn train_dsm(
 }
 
 /// [`train_dsm`], calling `observe(step, loss)` after every step (e.g. a terminal progress bar).
-pub fn train_dsm_observed(
-    net: &ScoreNet,
+pub fn train_dsm_observed<N: DenoisingNet + ?Sized>(
+    net: &N,
     sde: &dyn ForwardSde,
     data: ArrayView2<f64>,
+    config: &DsmConfig,
+    observe: &mut dyn FnMut(usize, f64),
+) -> Result<TrainLog> {
+    train_loop(net, sde, data, None, config, observe)
+}
+
+/// Trains a class-conditional `net` on `data` with `labels` (one per row, each below
+/// `net.classes()`), replacing each label by `∅` with probability `config.label_dropout`
+/// (seed 002 §6, classifier-free guidance).
+pub fn train_dsm_labelled<N: DenoisingNet + ?Sized>(
+    net: &N,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    labels: &[usize],
+    config: &DsmConfig,
+) -> Result<TrainLog> {
+    let classes = net.classes();
+    if classes == 0 {
+        return invalid("labels", "…", "the network is unconditional: use train_dsm");
+    }
+    if labels.len() != data.nrows() {
+        return Err(Error::Shape(format!(
+            "{} labels for {} data rows",
+            labels.len(),
+            data.nrows()
+        )));
+    }
+    if let Some(&bad) = labels.iter().find(|&&y| y >= classes) {
+        return invalid("label", bad, format!("must lie in 0..{classes}"));
+    }
+    train_loop(net, sde, data, Some(labels), config, &mut |_, _| {})
+}
+
+fn train_loop<N: DenoisingNet + ?Sized>(
+    net: &N,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    labels: Option<&[usize]>,
     config: &DsmConfig,
     observe: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainLog> {
@@ -236,12 +284,14 @@ pub fn train_dsm_observed(
     if config.steps == 0 {
         return invalid("steps", 0, "need at least one step");
     }
+    if !(0.0..=1.0).contains(&config.label_dropout) {
+        return invalid("label_dropout", config.label_dropout, "must lie in [0, 1]");
+    }
     let n = data.nrows();
     if n == 0 {
         return invalid("data.nrows()", 0, "need at least one data point");
     }
-    net.check_input(data)?;
-    crate::error::all_finite("the training data", data.iter())?;
+    net.check_data(data)?;
     let m = match config.batch {
         Batch::Full => n,
         Batch::Mini(m) if m == 0 || m > n => {
@@ -263,24 +313,24 @@ pub fn train_dsm_observed(
     };
     let mut opt = AdamW::new(net.trainable_vars(), params)?;
     let mut rng = rng::seeded(config.seed);
-    let param = net.config().parameterisation;
+    let param = net.parameterisation();
     let device = net.device().clone();
     let mut order: Vec<usize> = (0..n).collect();
     let mut cursor = n; // forces a shuffle before the first minibatch
     let mut losses = Vec::with_capacity(config.steps);
     let start = Instant::now();
     for step in 1..=config.steps {
-        let x0 = if m == n {
-            data.to_owned()
+        let rows: Vec<usize> = if m == n {
+            (0..n).collect()
         } else {
             if cursor + m > n {
                 order.shuffle(&mut rng);
                 cursor = 0;
             }
-            let rows = &order[cursor..cursor + m];
             cursor += m;
-            data.select(Axis(0), rows)
+            order[cursor - m..cursor].to_vec()
         };
+        let x0 = data.select(Axis(0), &rows);
         let t = draw_times(config.time_sampling, m, config.t_eps, t_max, &mut rng);
         let b = dsm_batch(sde, x0.view(), param, config.weighting, t, &mut rng)?;
         let x_t = to_tensor(b.x_t.view(), &device)?;
@@ -295,7 +345,18 @@ pub fn train_dsm_observed(
             (m, 1),
             &device,
         )?;
-        let out = net.forward(&x_t, &tt)?;
+        let y = labels
+            .map(|l| {
+                let null = net.classes();
+                let p = config.label_dropout;
+                let y: Vec<usize> = rows
+                    .iter()
+                    .map(|&i| if rng.random::<f64>() < p { null } else { l[i] })
+                    .collect();
+                labels_tensor(&y, m, null, &device)
+            })
+            .transpose()?;
+        let out = net.forward_labelled(&x_t, &tt, y.as_ref())?;
         let loss = ((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {

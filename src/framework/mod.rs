@@ -1,7 +1,7 @@
 //! Chapter 4 — the unified framework (seed 000 §四, seed 001 §3.1.2–§3.3, seeds 002 and 004).
 //!
 //! - the forward-SDE family with one interface ([`ForwardSde`]): [`VeSde`], [`VpSde`],
-//!   [`SubVpSde`], and the general affine [`AffineSde`] whose kernel comes from the
+//!   [`ScheduledVpSde`] (any noise schedule, e.g. cosine), [`SubVpSde`], and the general affine [`AffineSde`] whose kernel comes from the
 //!   mean/variance ODEs;
 //! - the lemma "perturbation kernel ⇔ linear SDE" ([`KernelSde`], [`linear_sde_coefficients`]);
 //! - seed 001's Table 1 as checkable data ([`table1`]);
@@ -17,6 +17,7 @@ mod gaussian;
 mod kernel_lemma;
 mod marginal;
 pub mod samplers;
+mod scheduled;
 mod subvp;
 pub mod table1;
 mod ve;
@@ -26,5 +27,6 @@ pub use forward::{ForwardSde, VpSde};
 pub use gaussian::GaussianExample;
 pub use kernel_lemma::{linear_sde_coefficients, KernelSde};
 pub use marginal::MixtureMarginal;
+pub use scheduled::ScheduledVpSde;
 pub use subvp::SubVpSde;
 pub use ve::VeSde;

@@ -8,7 +8,7 @@
 //!   score itself, the clean data `x_0`, or the velocity `v = α ε − σ x_0` — converted to a
 //!   score with the forward SDE's `(α, σ)` in [`Parameterisation::to_score`].
 //!
-//! [`LearnedScore`] wraps a network and a forward SDE into a [`Score`], so every sampler of
+//! [`super::LearnedScore`] wraps a network and a forward SDE into a [`Score`], so every sampler of
 //! chapter 4 runs the network exactly as it runs the closed-form score.
 //!
 //! Note for the integrator: chapter 3's `smld::embeddings` provides the embeddings as
@@ -17,13 +17,11 @@
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use ndarray::{Array2, ArrayView2};
-use rand_distr::{Distribution, StandardNormal, Uniform};
+use rand_distr::{Distribution, StandardNormal};
 
-use super::{to_array, to_tensor, Mlp};
+use super::Mlp;
 use crate::error::{invalid, positive};
-use crate::framework::ForwardSde;
-use crate::sde_basics::Score;
-use crate::{Error, Result};
+use crate::Result;
 
 /// How `t` enters the network.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -237,42 +235,24 @@ impl ScoreNet {
         Ok(out)
     }
 
-    /// Seeded initialisation, in name order so that it does not depend on hash order.
+    /// Seeded initialisation ([`super::init::initialise`]): fan-in uniform weights, and
+    /// `N(0, scale²)` Fourier frequencies.
     fn initialise(&self, seed: u64) -> Result<()> {
-        let mut rng = crate::rng::seeded(seed);
-        let vars = self.varmap.data().lock().expect("var map lock");
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        for name in names {
-            let var = &vars[name];
-            let shape = var.shape().clone();
-            let count = shape.elem_count();
-            let values: Vec<f32> = if name == FOURIER_VAR {
-                let scale = match self.config.embedding {
-                    TimeEmbedding::GaussianFourier { scale, .. } => scale,
-                    _ => 1.0,
-                };
+        let scale = match self.config.embedding {
+            TimeEmbedding::GaussianFourier { scale, .. } => scale,
+            _ => 1.0,
+        };
+        super::init::initialise(&self.varmap, &self.device, seed, |name, count, rng| {
+            (name == FOURIER_VAR).then(|| {
                 (0..count)
                     .map(|_| {
                         (scale
-                            * <StandardNormal as Distribution<f64>>::sample(
-                                &StandardNormal,
-                                &mut rng,
-                            )) as f32
+                            * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng))
+                            as f32
                     })
                     .collect()
-            } else {
-                let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
-                let fan_in = vars
-                    .get(&format!("{prefix}.weight"))
-                    .map_or(1, |w| w.shape().dims()[1]);
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                let u = Uniform::new_inclusive(-bound, bound).expect("bound > 0");
-                (0..count).map(|_| u.sample(&mut rng) as f32).collect()
-            };
-            var.set(&Tensor::from_vec(values, shape, &self.device)?)?;
-        }
-        Ok(())
+            })
+        })
     }
 
     /// The architecture.
@@ -318,52 +298,8 @@ impl ScoreNet {
         Ok(self.net.forward(&Tensor::cat(&[x, &emb], 1)?)?)
     }
 
-    /// Checks that a batch has the network's dimension.
-    pub(crate) fn check_input(&self, x: ArrayView2<f64>) -> Result<()> {
-        if x.ncols() != self.config.dim {
-            return Err(Error::Shape(format!(
-                "the network takes d = {}, the batch has d = {} ({} rows)",
-                self.config.dim,
-                x.ncols(),
-                x.nrows()
-            )));
-        }
-        Ok(())
-    }
-
     /// The raw output at one time `t` for a batch `x`, as `f64`.
     pub fn output(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        self.check_input(x)?;
-        let xt = to_tensor(x, &self.device)?;
-        let tt = Tensor::full(t as f32, (x.nrows(), 1), &self.device)?;
-        to_array(&self.forward(&xt, &tt)?)
-    }
-}
-
-/// A trained network as the score of `sde`'s marginals: `s(x, t)` from the network's output
-/// through its [`Parameterisation`] and `sde.marginal_mean_std(t)`.
-pub struct LearnedScore<'a, S> {
-    /// The network.
-    pub net: &'a ScoreNet,
-    /// The forward SDE it was trained for.
-    pub sde: S,
-}
-
-impl<'a, S: ForwardSde> LearnedScore<'a, S> {
-    /// The score of `net` under `sde`.
-    pub fn new(net: &'a ScoreNet, sde: S) -> Self {
-        Self { net, sde }
-    }
-}
-
-impl<S: ForwardSde> Score for LearnedScore<'_, S> {
-    fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
-        let o = self.net.output(x, t)?;
-        Ok(self
-            .net
-            .config
-            .parameterisation
-            .to_score(&o, x, alpha, sigma))
+        super::DenoisingNet::predict(self, x, t, None)
     }
 }

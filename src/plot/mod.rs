@@ -7,12 +7,14 @@
 
 mod charts;
 mod fields;
+mod images;
 pub mod sde_basics;
 
 pub use charts::{
     bars, heatmaps, histograms, line_panels, paths_with_curves, Curve, Heat, Panel, MAX_PANELS,
 };
 pub use fields::score_fields;
+pub use images::{image_grids, ImagePanel};
 pub mod appendix;
 pub mod framework;
 
