@@ -24,18 +24,21 @@ pub struct ScheduledVpSde<N> {
 }
 
 impl<N: NoiseSchedule> ScheduledVpSde<N> {
-    /// The VP SDE of `schedule` on `[0, t_max]`, `0 < t_max ≤ 1`, with `β` finite there.
+    /// The VP SDE of `schedule` on `[0, t_max]`, `0 < t_max ≤ 1`, with `β` finite there
+    /// (`ᾱ(T)` above machine epsilon).
     pub fn new(schedule: N, t_max: f64) -> Result<Self> {
         if !(t_max > 0.0 && t_max <= 1.0) {
             return invalid("t_max", t_max, "must lie in (0, 1]");
         }
-        let b = schedule.beta(t_max);
-        if !b.is_finite() {
+        let (b, abar) = (schedule.beta(t_max), schedule.alpha_bar(t_max));
+        // The cosine schedule's ᾱ(1) = 0 exactly, but cos(π/2) rounds to 6e-17, so β(1)
+        // comes out finite (≈ 1.6e16): ᾱ(T) below machine epsilon is the real test.
+        if !b.is_finite() || abar <= f64::EPSILON {
             return invalid(
                 "t_max",
                 t_max,
                 format!(
-                    "β(T) = {b} for the {} schedule: stop earlier",
+                    "β(T) = {b:e}, ᾱ(T) = {abar:e} for the {} schedule: the rate blows up there; stop earlier",
                     schedule.name()
                 ),
             );

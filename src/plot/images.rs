@@ -114,7 +114,7 @@ mod tests {
         let bad = ImagePanel::new("t", Array2::zeros((2, 5)), 2);
         assert!(image_grids("t", &[bad], (-1.0, 1.0)).is_err());
         let ok = ImagePanel::new("t", Array2::zeros((2, 4)), 2);
-        assert!(image_grids("t", &[ok.clone()], (1.0, -1.0)).is_err());
+        assert!(image_grids("t", std::slice::from_ref(&ok), (1.0, -1.0)).is_err());
         assert!(image_grids("t", &[ok], (-1.0, 1.0)).is_ok());
     }
 }
