@@ -8,13 +8,17 @@
 //! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
 //!   closed-form Gaussian example ([`GaussianExample`]);
 //! - denoising score matching for candle networks ([`dsm`]);
-//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
+//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores;
+//! - the exact log-likelihood through the PF-ODE ([`likelihood`]) and the PF-ODE as an
+//!   encoder/decoder with latent interpolation ([`encoding`]).
 
 mod affine;
 pub mod dsm;
+pub mod encoding;
 mod forward;
 mod gaussian;
 mod kernel_lemma;
+pub mod likelihood;
 mod marginal;
 pub mod samplers;
 mod subvp;

@@ -22,7 +22,7 @@ use rand_distr::{Distribution, StandardNormal, Uniform};
 use super::{to_array, to_tensor, Mlp};
 use crate::error::{invalid, positive};
 use crate::framework::ForwardSde;
-use crate::sde_basics::Score;
+use crate::sde_basics::{Score, ScoreJacobian};
 use crate::{Error, Result};
 
 /// How `t` enters the network.
@@ -82,13 +82,25 @@ impl Parameterisation {
         alpha: f64,
         sigma: f64,
     ) -> Array2<f64> {
+        let (a, b) = self.score_coefficients(alpha, sigma);
+        if b == 0.0 {
+            o * a
+        } else {
+            o * a + &x * b
+        }
+    }
+
+    /// `(a, b)` with score `= a o + b x`: every parameterisation is affine in the output and
+    /// the state — `ε`: `(−1/σ, 0)`; score: `(1, 0)`; `x_0`: `(α/σ², −1/σ²)`;
+    /// `v`: `(−α/(σ(α²+σ²)), −1/(α²+σ²))`. So `∂s/∂x = a ∂o/∂x + b I`.
+    pub fn score_coefficients(self, alpha: f64, sigma: f64) -> (f64, f64) {
         match self {
-            Parameterisation::Epsilon => o / -sigma,
-            Parameterisation::Score => o.clone(),
-            Parameterisation::X0 => (o * alpha - x) / (sigma * sigma),
+            Parameterisation::Epsilon => (-1.0 / sigma, 0.0),
+            Parameterisation::Score => (1.0, 0.0),
+            Parameterisation::X0 => (alpha / (sigma * sigma), -1.0 / (sigma * sigma)),
             Parameterisation::V => {
-                let eps = (&x * sigma + &(o * alpha)) / (alpha * alpha + sigma * sigma);
-                eps / -sigma
+                let n = alpha * alpha + sigma * sigma;
+                (-alpha / (sigma * n), -1.0 / n)
             }
         }
     }
@@ -340,6 +352,44 @@ impl ScoreNet {
     }
 }
 
+impl ScoreNet {
+    /// The raw output `o(x, t)` and, for every probe batch `v` (`n × d`), the
+    /// vector–Jacobian products `vᵢᵀ ∂o/∂x (xᵢ)`: one forward pass that keeps the graph,
+    /// then one backward pass of `Σᵢ vᵢ · o(xᵢ)` per probe (candle has no double backward;
+    /// a VJP needs none). The divergence of the PF-ODE velocity is built from these
+    /// (seed 001 §3.2.2, [`crate::framework::likelihood`]).
+    pub fn output_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        self.check_input(x)?;
+        if let Some(v) = probes.iter().find(|v| v.dim() != x.dim()) {
+            return Err(Error::Shape(format!(
+                "a probe is {:?}, the batch is {:?}",
+                v.dim(),
+                x.dim()
+            )));
+        }
+        let xv = Var::from_tensor(&to_tensor(x, &self.device)?)?;
+        let tt = Tensor::full(t as f32, (x.nrows(), 1), &self.device)?;
+        let o = self.forward(xv.as_tensor(), &tt)?;
+        let products = probes
+            .iter()
+            .map(|v| {
+                let grads = (&o * to_tensor(*v, &self.device)?)?.sum_all()?.backward()?;
+                match grads.get(&xv) {
+                    Some(g) => to_array(g),
+                    // The output does not depend on x (impossible for this architecture).
+                    None => Ok(Array2::zeros(x.dim())),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok((to_array(&o)?, products))
+    }
+}
+
 /// A trained network as the score of `sde`'s marginals: `s(x, t)` from the network's output
 /// through its [`Parameterisation`] and `sde.marginal_mean_std(t)`.
 pub struct LearnedScore<'a, S> {
@@ -365,5 +415,27 @@ impl<S: ForwardSde> Score for LearnedScore<'_, S> {
             .config
             .parameterisation
             .to_score(&o, x, alpha, sigma))
+    }
+}
+
+/// `vᵀ ∂s/∂x = a vᵀ ∂o/∂x + b v` with the parameterisation's `(a, b)`
+/// ([`Parameterisation::score_coefficients`]) and the network's VJPs ([`ScoreNet::output_vjp`]).
+impl<S: ForwardSde> ScoreJacobian for LearnedScore<'_, S> {
+    fn score_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        let param = self.net.config.parameterisation;
+        let (a, b) = param.score_coefficients(alpha, sigma);
+        let (o, products) = self.net.output_vjp(x, t, probes)?;
+        let products = products
+            .into_iter()
+            .zip(probes)
+            .map(|(p, v)| p * a + &(v * b))
+            .collect();
+        Ok((param.to_score(&o, x, alpha, sigma), products))
     }
 }
