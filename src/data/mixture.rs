@@ -264,7 +264,7 @@ impl GaussianMixture {
                 let mut hv = -(&s * &dot(&s));
                 for (c, a) in pulls.iter().enumerate() {
                     let r = resp.column(c).insert_axis(Axis(1));
-                    hv += &((a * &dot(a) - v.dot(&self.prec[c])) * &r);
+                    hv += &((a * &dot(a) - v.dot(&self.prec[c])) * r);
                 }
                 hv
             })
@@ -282,7 +282,7 @@ impl GaussianMixture {
             let r = resp.column(c);
             s += &(a * &r.insert_axis(Axis(1)));
             let trace = self.prec[c].diag().sum();
-            lap += &((&a.mapv(|v| v * v).sum_axis(Axis(1)) - trace) * &r);
+            lap += &((&a.mapv(|v| v * v).sum_axis(Axis(1)) - trace) * r);
         }
         lap -= &s.mapv(|v| v * v).sum_axis(Axis(1));
         Ok((s, lap))

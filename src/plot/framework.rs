@@ -182,6 +182,9 @@ pub fn log_density_pair(
     )
 }
 
+/// One interpolation strip of [`interpolation_paths`]: `(label, colour, latents, decoded)`.
+pub type Strip2d<'a> = (&'a str, &'a str, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
 /// Latent interpolation (seed 004 §3): on the left the latents at `T` (prior draws in grey,
 /// each strip's latents as a line with markers), on the right the data at `ε` (data in grey,
 /// each strip's decoded points). A strip is `(label, colour, latents, decoded)`.
@@ -189,7 +192,7 @@ pub fn interpolation_paths(
     title: &str,
     prior: &[(f64, f64)],
     data: &[(f64, f64)],
-    strips: &[(&str, &str, Vec<(f64, f64)>, Vec<(f64, f64)>)],
+    strips: &[Strip2d],
 ) -> Plot {
     let mut plot = Plot::new();
     let xy = |p: &[(f64, f64)]| -> (Vec<f64>, Vec<f64>) { p.iter().copied().unzip() };
