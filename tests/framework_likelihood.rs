@@ -71,12 +71,12 @@ fn exact_log_density_matches_the_mixture_at_eps() {
     let x = points();
     let res = log_likelihood(&sde, &truth, x.view(), EPS, Divergence::Exact, tight()).unwrap();
     let want = truth.log_density(x.view(), EPS).unwrap();
-    let p_t = truth.log_density(res.latent.view(), 1.0).unwrap();
+    let p_t = truth.log_density(res.latent().view(), 1.0).unwrap();
     let with_exact_pt = &p_t + &res.divergence_integral();
     let ode_err = max_abs(&with_exact_pt, &want);
     assert!(ode_err < 1e-6, "ODE error {ode_err}");
     let prior_gap = &res.log_density() - &want;
-    for (i, z) in res.latent.rows().into_iter().enumerate() {
+    for (i, z) in res.latent().rows().into_iter().enumerate() {
         let bound = prior_bound(z.dot(&z).sqrt()) + 1e-6;
         assert!(
             prior_gap[i].abs() < bound,
@@ -100,11 +100,11 @@ fn exact_log_density_matches_the_mixture_at_eps() {
     .unwrap();
     let rk4_err = max_abs(&rk4.log_density(), &res.log_density());
     assert!(rk4_err < 1e-4, "RK4 vs adaptive {rk4_err}");
-    assert_eq!(rk4.nfe, 400);
+    assert_eq!(rk4.nfe(), 400);
     println!(
         "log p_ε: ODE error {ode_err:.2e} (exact p_T), {prior_err:.2e} (prior); \
          |log p_0 − log p_ε| ≤ {eps_gap:.2e}; RK4 {rk4_err:.2e}; NFE {}",
-        res.nfe
+        res.nfe()
     );
 }
 
@@ -136,7 +136,7 @@ fn hutchinson_agrees_with_the_exact_divergence() {
         assert!(se.iter().all(|s| *s > 0.0 && s.is_finite()), "{se}");
         assert!(z.iter().all(|z| z.abs() < 4.0), "{kind:?}: z = {z}");
         let again = log_likelihood(&sde, &truth, x.view(), EPS, div, solver).unwrap();
-        assert_eq!(again.divergence_integrals, h.divergence_integrals);
+        assert_eq!(again.divergence_integrals(), h.divergence_integrals());
     }
 }
 
@@ -233,7 +233,7 @@ fn trained_network_likelihood_beats_the_prior() {
          bits/dim; true p_ε {true_nll:.3} nats; NFE {}",
         res.bits_per_dim(),
         bits_per_dim(prior, 2),
-        res.nfe
+        res.nfe()
     );
     assert!(nll.is_finite() && res.bits_per_dim().is_finite());
     assert!(nll < prior, "model {nll} vs prior {prior}");

@@ -58,20 +58,36 @@ pub enum Divergence {
     },
 }
 
-/// What [`log_likelihood`] computed, per point.
+/// What [`log_likelihood`] computed, per point (at least one point and one column).
 #[derive(Debug, Clone)]
 pub struct LogLikelihood {
-    /// The latents `x(T)` (`n × d`).
-    pub latent: Array2<f64>,
-    /// `log p_prior(x(T))` per point.
-    pub prior_log_density: Array1<f64>,
-    /// `δ(T) = ∫_ε^T ∇·v dt`, one column per probe (one column for [`Divergence::Exact`]).
-    pub divergence_integrals: Array2<f64>,
-    /// Right-hand-side evaluations of the augmented ODE per point.
-    pub nfe: usize,
+    latent: Array2<f64>,
+    prior_log_density: Array1<f64>,
+    divergence_integrals: Array2<f64>,
+    nfe: usize,
 }
 
 impl LogLikelihood {
+    /// The latents `x(T)` (`n × d`).
+    pub fn latent(&self) -> &Array2<f64> {
+        &self.latent
+    }
+
+    /// `log p_prior(x(T))` per point.
+    pub fn prior_log_density(&self) -> &Array1<f64> {
+        &self.prior_log_density
+    }
+
+    /// `δ(T) = ∫_ε^T ∇·v dt` per point, one column per probe (one for [`Divergence::Exact`]).
+    pub fn divergence_integrals(&self) -> &Array2<f64> {
+        &self.divergence_integrals
+    }
+
+    /// Right-hand-side evaluations of the augmented ODE per point.
+    pub fn nfe(&self) -> usize {
+        self.nfe
+    }
+
     /// `δ(T)` per point, averaged over the probes.
     pub fn divergence_integral(&self) -> Array1<f64> {
         self.divergence_integrals
