@@ -8,12 +8,16 @@
 //! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
 //!   closed-form Gaussian example ([`GaussianExample`]);
 //! - denoising score matching for candle networks ([`dsm`]);
-//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
+//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores;
+//! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
+//!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]).
 
 mod affine;
 pub mod dsm;
+pub mod flow_matching;
 mod forward;
 mod gaussian;
+pub mod guidance;
 mod kernel_lemma;
 mod marginal;
 pub mod samplers;
