@@ -5,8 +5,8 @@
 use candle_core::Device;
 use diffusion_sde::framework::dsm::{train_dsm, DsmConfig};
 use diffusion_sde::framework::flow_matching::{
-    compare_flow_and_score, flow_matching_config, train_flow_matching, velocity_as_written,
-    Kernel, LinearPath,
+    compare_flow_and_score, flow_matching_config, train_flow_matching, velocity_as_written, Kernel,
+    LinearPath,
 };
 use diffusion_sde::framework::samplers::PfMethod;
 use diffusion_sde::framework::{SubVpSde, VeSde};
@@ -91,7 +91,10 @@ fn conversions_are_mutually_inverse() {
             let eps = k.eps_from_score(s.view());
             let u_eps = &x * (k.d_alpha / k.alpha) + &(&eps * k.eps_to_velocity());
             let u = k.velocity_from_score(x.view(), s.view());
-            assert!(max_abs(&(&u_eps - &u)) <= 1e-9 * max_abs(&u), "{name} t={t}");
+            assert!(
+                max_abs(&(&u_eps - &u)) <= 1e-9 * max_abs(&u),
+                "{name} t={t}"
+            );
         }
     }
 }
@@ -115,8 +118,8 @@ fn velocity_from_the_exact_score_is_the_posterior_mean_velocity() {
             for c in 0..3 {
                 let mu = data.means().row(c);
                 let gain = a * v / (a * a * v + s * s);
-                let m_c = (&x - &(&mu * a)) * gain + &mu;
-                x0 = x0 + m_c * &resp.column(c).insert_axis(Axis(1));
+                let m_c = (&x - &(&mu * a)) * gain + mu;
+                x0 = x0 + m_c * resp.column(c).insert_axis(Axis(1));
             }
             let eps = (&x - &(&x0 * a)) / s;
             let expected = k.conditional_velocity(x0.view(), eps.view());
@@ -135,9 +138,12 @@ fn velocity_from_the_exact_score_is_the_posterior_mean_velocity() {
 
 /// `∂_t log p_t + u·∇log p_t + ∇·u` at points x: the continuity equation's residual, with the
 /// time derivative and the divergence by central differences (step 10⁻⁴).
+/// A velocity from the kernel, the points and the exact score there.
+type VelocityRule<'a> = &'a dyn Fn(&Kernel, ArrayView2<f64>, ArrayView2<f64>) -> Array2<f64>;
+
 fn continuity_residual(
     sde: &dyn ForwardSde,
-    velocity: &dyn Fn(&Kernel, ArrayView2<f64>, ArrayView2<f64>) -> Array2<f64>,
+    velocity: VelocityRule,
     x: ArrayView2<f64>,
     t: f64,
 ) -> Array1<f64> {
@@ -151,8 +157,8 @@ fn continuity_residual(
         velocity(&k, x, law(t).score(x).unwrap().view())
     };
     let h = 1e-4;
-    let dt_log_p = (law(t + h).log_density(x).unwrap() - law(t - h).log_density(x).unwrap())
-        / (2.0 * h);
+    let dt_log_p =
+        (law(t + h).log_density(x).unwrap() - law(t - h).log_density(x).unwrap()) / (2.0 * h);
     let u = u_at(x);
     let transport = (&u * &law(t).score(x).unwrap()).sum_axis(Axis(1));
     let mut div = Array1::<f64>::zeros(x.nrows());
@@ -209,7 +215,7 @@ fn seed_velocity_as_written_is_not_the_velocity() {
         let gap = (&seed - &right).mapv(|v| v * v).sum().sqrt();
         let size = right.mapv(|v| v * v).sum().sqrt();
         assert!(gap > 0.5 * size, "{name}: |seed − u| = {gap}, |u| = {size}");
-        let worst = |f: &dyn Fn(&Kernel, ArrayView2<f64>, ArrayView2<f64>) -> Array2<f64>| {
+        let worst = |f: VelocityRule| {
             continuity_residual(sde.as_ref(), f, x.view(), t)
                 .iter()
                 .fold(0.0_f64, |m, v| m.max(v.abs()))

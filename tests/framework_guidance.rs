@@ -3,15 +3,15 @@
 //! checks of a learned class-conditional network and a learned noisy classifier.
 
 use candle_core::Device;
-use diffusion_sde::framework::dsm::{
-    score_error, train_dsm_conditional, DsmConfig, Weighting,
-};
+use diffusion_sde::framework::dsm::{score_error, train_dsm_conditional, DsmConfig, Weighting};
 use diffusion_sde::framework::guidance::{
     guidance_sweep, precision_spread, train_classifier, ClassifierFree, ClassifierGuided,
     ConditionalScore, NoisyClassifier,
 };
 use diffusion_sde::framework::samplers::{PfMethod, PfOde};
-use diffusion_sde::models::{LearnedScore, ScoreNet, ScoreNetConfig, TimeClassifier, TimeEmbedding};
+use diffusion_sde::models::{
+    LearnedScore, ScoreNet, ScoreNetConfig, TimeClassifier, TimeEmbedding,
+};
 use diffusion_sde::prelude::*;
 
 fn max_abs(a: &Array2<f64>) -> f64 {
@@ -37,7 +37,9 @@ fn labelled_samples_are_the_mixture_samples_with_their_components() {
         let rows: Vec<usize> = (0..3000).filter(|&i| y[i] == c).collect();
         let m = x.select(Axis(0), &rows).mean_axis(Axis(0)).unwrap();
         let se = (0.1 / rows.len() as f64).sqrt();
-        assert!((&m - &data.means().row(c)).iter().all(|v| v.abs() < 5.0 * se));
+        assert!((&m - &data.means().row(c))
+            .iter()
+            .all(|v| v.abs() < 5.0 * se));
     }
     let lp = data.log_posterior(x.view()).unwrap().mapv(f64::exp);
     assert!(lp.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-12));
@@ -87,12 +89,18 @@ fn classifier_free_guidance_identities_with_exact_scores() {
         let s = truth.score(x.view(), t).unwrap();
         assert!(max_abs(&(uncond.score(x.view(), t).unwrap() - &s)) <= tol);
         for w in [0.5, 3.0] {
-            let cfg = ClassifierFree::new(&truth, y, w).unwrap().score(x.view(), t).unwrap();
+            let cfg = ClassifierFree::new(&truth, y, w)
+                .unwrap()
+                .score(x.view(), t)
+                .unwrap();
             let cg = ClassifierGuided::new(&truth, &truth, y, 1.0 + w)
                 .unwrap()
                 .score(x.view(), t)
                 .unwrap();
-            assert!(max_abs(&(&cfg - &cg)) <= 1e-10 * max_abs(&cfg), "y={y} w={w}");
+            assert!(
+                max_abs(&(&cfg - &cg)) <= 1e-10 * max_abs(&cfg),
+                "y={y} w={w}"
+            );
             let seed = ClassifierFree::from_guidance_scale(&truth, y, 1.0 + w).unwrap();
             assert_eq!(seed.w(), w);
         }
@@ -121,12 +129,23 @@ fn guidance_trades_diversity_for_precision_with_exact_scores() {
     )
     .unwrap();
     for r in &rows {
-        println!("w = {}: precision {:.4}, spread {:.4}", r.w, r.precision, r.spread);
+        println!(
+            "w = {}: precision {:.4}, spread {:.4}",
+            r.w, r.precision, r.spread
+        );
     }
     assert!((rows[0].spread - 0.2).abs() < 0.04, "{}", rows[0].spread);
     for pair in rows.windows(2) {
-        assert!(pair[1].precision >= pair[0].precision, "{:?}", (pair[0].w, pair[1].w));
-        assert!(pair[1].spread < pair[0].spread, "{:?}", (pair[0].w, pair[1].w));
+        assert!(
+            pair[1].precision >= pair[0].precision,
+            "{:?}",
+            (pair[0].w, pair[1].w)
+        );
+        assert!(
+            pair[1].spread < pair[0].spread,
+            "{:?}",
+            (pair[0].w, pair[1].w)
+        );
     }
     assert!(rows[2].precision > rows[0].precision);
 }
@@ -156,8 +175,8 @@ fn learned_classifier_free_guidance() {
     let sde = VpSde::default();
     let (x, y) = truth.data.sample_labelled(1500, 1);
     let net = conditional_net(0);
-    let log = train_dsm_conditional(&net, &sde, x.view(), &y, 0.2, &DsmConfig::new(800, 2))
-        .unwrap();
+    let log =
+        train_dsm_conditional(&net, &sde, x.view(), &y, 0.2, &DsmConfig::new(800, 2)).unwrap();
     assert_eq!(log.losses.len(), 800);
     let learned = LearnedScore::new(&net, sde);
     let times = [0.2, 0.4, 0.6, 0.8, 1.0];
@@ -195,7 +214,10 @@ fn learned_classifier_free_guidance() {
     )
     .unwrap();
     for r in &rows {
-        println!("learned w = {}: precision {:.4}, spread {:.4}", r.w, r.precision, r.spread);
+        println!(
+            "learned w = {}: precision {:.4}, spread {:.4}",
+            r.w, r.precision, r.spread
+        );
     }
     assert!(rows[1].precision >= rows[0].precision && rows[0].precision < 1.0);
     assert!(rows[1].spread < rows[0].spread);
@@ -233,7 +255,9 @@ fn learned_noisy_classifier_and_classifier_guidance() {
         let fd = (&clf.log_prob(xp.view(), 0.3).unwrap().column(1)
             - &clf.log_prob(xm.view(), 0.3).unwrap().column(1))
             / (2.0 * h);
-        let worst = (&fd - &grad.column(j)).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let worst = (&fd - &grad.column(j))
+            .iter()
+            .fold(0.0_f64, |m, v| m.max(v.abs()));
         assert!(worst < 2e-3, "component {j}: {worst}");
     }
 
@@ -247,11 +271,12 @@ fn learned_noisy_classifier_and_classifier_guidance() {
             .map(|r| (0..3).max_by(|&i, &j| r[i].total_cmp(&r[j])).unwrap())
             .collect()
     };
-    let accuracy = |pred: Vec<usize>| {
-        pred.iter().zip(&labels).filter(|(p, l)| p == l).count() as f64 / 2000.0
-    };
+    let accuracy =
+        |pred: Vec<usize>| pred.iter().zip(&labels).filter(|(p, l)| p == l).count() as f64 / 2000.0;
     let learned = accuracy(argmax(clf.log_prob(x_t.view(), t).unwrap()));
-    let bayes = accuracy(argmax(truth.at(t).unwrap().log_posterior(x_t.view()).unwrap()));
+    let bayes = accuracy(argmax(
+        truth.at(t).unwrap().log_posterior(x_t.view()).unwrap(),
+    ));
     println!("accuracy at t = {t}: learned {learned:.4}, Bayes {bayes:.4}");
     assert!(learned > bayes - 0.05, "{learned} vs {bayes}");
 
@@ -266,7 +291,10 @@ fn learned_noisy_classifier_and_classifier_guidance() {
     )
     .unwrap();
     for r in &rows {
-        println!("classifier w = {}: precision {:.4}, spread {:.4}", r.w, r.precision, r.spread);
+        println!(
+            "classifier w = {}: precision {:.4}, spread {:.4}",
+            r.w, r.precision, r.spread
+        );
     }
     assert!(rows[0].precision < 0.4 && rows[1].precision > 0.9);
     assert!(rows[2].spread < rows[1].spread && rows[2].precision >= rows[1].precision);
@@ -275,7 +303,9 @@ fn learned_noisy_classifier_and_classifier_guidance() {
 #[test]
 fn bad_inputs_are_errors() {
     let truth = truth();
-    let e = ClassifierFree::new(&truth, 0, f64::NAN).unwrap_err().to_string();
+    let e = ClassifierFree::new(&truth, 0, f64::NAN)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains('w') && e.contains("NaN"), "{e}");
     let e = ClassifierFree::new(&truth, 3, 1.0).unwrap_err().to_string();
     assert!(e.contains("label") && e.contains('3'), "{e}");
@@ -295,13 +325,21 @@ fn bad_inputs_are_errors() {
     }
     let mut wrong = labels.clone();
     wrong[0] = 3;
-    assert!(train_dsm_conditional(&net, &sde, data.view(), &wrong, 0.1, &DsmConfig::new(2, 0))
-        .is_err());
+    assert!(
+        train_dsm_conditional(&net, &sde, data.view(), &wrong, 0.1, &DsmConfig::new(2, 0)).is_err()
+    );
     // An unconditional network has no labels.
     let plain = ScoreNet::new(ScoreNetConfig::appendix(), &Device::Cpu, 0).unwrap();
     assert!(ClassifierFree::new(LearnedScore::new(&plain, sde), 0, 1.0).is_err());
-    assert!(train_dsm_conditional(&plain, &sde, data.view(), &labels, 0.1, &DsmConfig::new(2, 0))
-        .is_err());
+    assert!(train_dsm_conditional(
+        &plain,
+        &sde,
+        data.view(),
+        &labels,
+        0.1,
+        &DsmConfig::new(2, 0)
+    )
+    .is_err());
     let zero = ScoreNetConfig {
         classes: Some(0),
         ..ScoreNetConfig::appendix()
@@ -312,5 +350,5 @@ fn bad_inputs_are_errors() {
     let clf = TimeClassifier::new(2, 3, &[8], &Device::Cpu, 0).unwrap();
     assert!(train_classifier(&clf, &sde, data.view(), &labels, &DsmConfig::new(2, 0)).is_err());
     assert!(clf.log_prob_grad(data.view(), 0.5, 3).is_err());
-    assert!(precision_spread(&[data.clone()], truth.data.means().view()).is_err());
+    assert!(precision_spread(std::slice::from_ref(&data), truth.data.means().view()).is_err());
 }

@@ -151,7 +151,13 @@ pub(crate) fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     Ok(t_max)
 }
 
-pub(crate) fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mut Rng) -> Vec<f64> {
+pub(crate) fn draw_times(
+    sampling: TimeSampling,
+    n: usize,
+    t_eps: f64,
+    t_max: f64,
+    rng: &mut Rng,
+) -> Vec<f64> {
     let span = t_max - t_eps;
     match sampling {
         TimeSampling::Uniform => (0..n).map(|_| t_eps + span * rng.random::<f64>()).collect(),
@@ -229,16 +235,25 @@ pub fn train_dsm_observed(
     config: &DsmConfig,
     observe: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainLog> {
-    fit_regression(net, sde, data, None, config, "DSM", observe, &mut |x0, t, rng| {
-        dsm_batch(
-            sde,
-            x0,
-            net.config().parameterisation,
-            config.weighting,
-            t,
-            rng,
-        )
-    })
+    fit_regression(
+        net,
+        sde,
+        data,
+        None,
+        config,
+        "DSM",
+        observe,
+        &mut |x0, t, rng| {
+            dsm_batch(
+                sde,
+                x0,
+                net.config().parameterisation,
+                config.weighting,
+                t,
+                rng,
+            )
+        },
+    )
 }
 
 /// Denoising score matching of a class-conditional network (seed 002 §6, classifier-free
@@ -306,6 +321,7 @@ pub(crate) type MakeBatch<'a> =
 /// The weighted regression `mean_i w_i ‖net(x_t, t[, y]) − target‖²` over `config`'s steps,
 /// times and minibatches, with batches from `make_batch` (DSM here; flow matching in
 /// [`super::flow_matching`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn fit_regression(
     net: &ScoreNet,
     sde: &dyn ForwardSde,

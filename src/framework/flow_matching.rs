@@ -155,7 +155,7 @@ impl Kernel {
 
     /// `s = (α x̂_0 − x)/σ²`.
     pub fn score_from_x0(&self, x: ArrayView2<f64>, x0: ArrayView2<f64>) -> Array2<f64> {
-        (&x0 * self.alpha - &x) / (self.sigma * self.sigma)
+        (&x0 * self.alpha - x) / (self.sigma * self.sigma)
     }
 
     /// The conditional velocity `d/dt (α x_0 + σ ε) = α̇ x_0 + σ̇ ε` (the regression target).
@@ -165,13 +165,16 @@ impl Kernel {
 
     /// The marginal velocity `u = (α̇/α) x + σ² (α̇/α − σ̇/σ) s`.
     pub fn velocity_from_score(&self, x: ArrayView2<f64>, s: ArrayView2<f64>) -> Array2<f64> {
-        &x * (self.d_alpha / self.alpha)
-            + &(&s * (self.sigma * self.sigma * self.d_log_snr_half()))
+        &x * (self.d_alpha / self.alpha) + &(&s * (self.sigma * self.sigma * self.d_log_snr_half()))
     }
 
     /// The score from a velocity, `s = (u − (α̇/α) x) / (σ² (α̇/α − σ̇/σ))`. Errors where the
     /// log-SNR is stationary (`α̇/α = σ̇/σ`): there the velocity does not see the score.
-    pub fn score_from_velocity(&self, x: ArrayView2<f64>, u: ArrayView2<f64>) -> Result<Array2<f64>> {
+    pub fn score_from_velocity(
+        &self,
+        x: ArrayView2<f64>,
+        u: ArrayView2<f64>,
+    ) -> Result<Array2<f64>> {
         let c = self.sigma * self.sigma * self.d_log_snr_half();
         if c == 0.0 || !c.is_finite() {
             return invalid(

@@ -91,7 +91,9 @@ impl<S: ForwardSde> ConditionalScore for MixtureMarginal<S> {
             None => self.score(x, t),
             Some(y) => {
                 let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
-                let class = self.data.component(check_label(y, ConditionalScore::classes(self))?)?;
+                let class = self
+                    .data
+                    .component(check_label(y, ConditionalScore::classes(self))?)?;
                 class.perturbed(alpha, sigma)?.score(x)
             }
         }

@@ -60,7 +60,8 @@ pub(crate) fn initialise(
         let values: Vec<f32> = if let Some((_, scale)) = normal.iter().find(|(n, _)| n == name) {
             (0..count)
                 .map(|_| {
-                    (scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng))
+                    (scale
+                        * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng))
                         as f32
                 })
                 .collect()
