@@ -78,8 +78,12 @@ pub fn guidance_sweep(title: &str, rows: &[GuidanceRow], means: ArrayView2<f64>)
 /// Energy distance against NFE for each model of a flow-matching/score comparison, log–log.
 pub fn flow_vs_score_quality(title: &str, rows: &[FlowComparisonRow]) -> Plot {
     let mut plot = Plot::new();
-    let mut models: Vec<&str> = rows.iter().map(|r| r.model).collect();
-    models.dedup();
+    let mut models: Vec<&str> = Vec::new();
+    for r in rows {
+        if !models.contains(&r.model) {
+            models.push(r.model);
+        }
+    }
     for model in models {
         let (nfe, ed): (Vec<f64>, Vec<f64>) = rows
             .iter()
@@ -134,4 +138,38 @@ pub fn flow_vs_score_samples(title: &str, rows: &[FlowComparisonRow], steps: usi
     }
     plot.set_layout(lay);
     plot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Quality;
+    use ndarray::{array, Array2};
+
+    #[test]
+    fn one_trace_per_class_and_panel_and_one_curve_per_model() {
+        let means = array![[1.0, 1.0], [-1.0, -1.0]];
+        let row = |w| GuidanceRow {
+            w,
+            precision: 1.0,
+            spread: 0.1,
+            samples: vec![Array2::zeros((4, 2)), Array2::ones((4, 2))],
+        };
+        let plot = guidance_sweep("t", &[row(0.0), row(3.0)], means.view());
+        // Per panel: two classes and the means.
+        assert_eq!(plot.data().len(), 2 * 3);
+        let cmp = |model, steps| FlowComparisonRow {
+            model,
+            steps,
+            nfe: 2 * steps,
+            quality: Quality {
+                energy: 0.1,
+                sw2: 0.2,
+            },
+            samples: Array2::zeros((3, 2)),
+        };
+        let rows = [cmp("a", 1), cmp("b", 1), cmp("a", 2), cmp("b", 2)];
+        assert_eq!(flow_vs_score_quality("t", &rows).data().len(), 2);
+        assert_eq!(flow_vs_score_samples("t", &rows, 2).data().len(), 2);
+    }
 }
