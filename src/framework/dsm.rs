@@ -16,6 +16,11 @@
 //! Training is seeded (times, noise, minibatch order, initialisation through
 //! [`ScoreNet::new`]); progress goes to stdout every `log_every` steps (a notebook shows it
 //! under the cell, a terminal as lines) and the whole loss history is returned.
+//!
+//! [`train_dsm_conditional`] trains a class-conditional network with label dropout for
+//! classifier-free guidance (seed 002 §6). One optimisation loop serves every training run of
+//! the crate — DSM, conditional DSM, flow matching ([`super::flow_matching`]) and the noisy
+//! classifier ([`super::guidance::train_classifier`]).
 
 use std::time::Instant;
 

@@ -26,6 +26,7 @@ use candle_core::Tensor;
 use ndarray::{Array2, ArrayView2, Axis};
 
 use super::dsm::{check_span, draw_times, optimise, DsmConfig, TrainLog, Weighting};
+use super::samplers::Sampler;
 use super::{ForwardSde, MixtureMarginal};
 use crate::error::{finite, invalid};
 use crate::models::{to_tensor, LearnedScore, TimeClassifier};
@@ -33,8 +34,6 @@ use crate::rng;
 use crate::sde_basics::Score;
 use crate::solvers::Record;
 use crate::{Error, Result};
-
-use super::samplers::Sampler;
 
 /// A score that can be given a class label: `∇log p_t(x | y)` for `Some(y)`, `∇log p_t(x)`
 /// for `None` (the null label `∅`).
