@@ -8,7 +8,7 @@
 //! | [`sde_basics`] | 1 | the vector SDE, scores, reverse SDE and PF-ODE, Wiener paths |
 //! | [`solvers`] | 2 | ODE and SDE solvers over time grids |
 //! | [`smld`] | 3 | SMLD/NCSN, Langevin dynamics, noise schedules |
-//! | [`framework`] | 4 | forward SDEs with affine kernels, exact mixture marginals, samplers, likelihood, encoding |
+//! | [`framework`] | 4 | forward SDEs with affine kernels, exact mixture marginals, samplers, likelihood, encoding, guidance, flow matching |
 //! | [`models`] | 4 | candle networks (CPU; CUDA with `--features cuda`) |
 //! | [`data`] | all | toy distributions with analytic densities and scores |
 //! | [`metrics`] | 4, A | sample-quality measures |

@@ -167,16 +167,58 @@ impl GaussianMixture {
 
     /// `n` samples drawn with a given generator.
     pub fn sample_with(&self, n: usize, rng: &mut Rng) -> Array2<f64> {
+        self.sample_labelled_with(n, rng).0
+    }
+
+    /// `n` samples with the index of the component each came from — the class label when
+    /// every component is a class (seed 002 §6: conditional generation). The points are those
+    /// of [`Self::sample`] with the same seed.
+    pub fn sample_labelled(&self, n: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
+        self.sample_labelled_with(n, &mut rng::seeded(seed))
+    }
+
+    /// [`Self::sample_labelled`] with a given generator.
+    pub fn sample_labelled_with(&self, n: usize, rng: &mut Rng) -> (Array2<f64>, Vec<usize>) {
         let d = self.dim();
         let z = rng::normals(rng, n, d);
         let mut out = Array2::zeros((n, d));
+        let mut labels = Vec::with_capacity(n);
         for (i, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
             let u: f64 = rng.random();
             let k = pick(&self.weights, u);
             let x = &self.means.row(k) + &self.chol[k].dot(&z.row(i));
             row.assign(&x);
+            labels.push(k);
         }
-        out
+        (out, labels)
+    }
+
+    /// Component `k` alone, `N(μ_k, Σ_k)`: the class-conditional law `p(x | y = k)`.
+    pub fn component(&self, k: usize) -> Result<Self> {
+        let count = self.weights.len();
+        if k >= count {
+            return invalid(
+                "component",
+                k,
+                format!("the mixture has {count} components (0..{count})"),
+            );
+        }
+        Self::new(
+            vec![1.0],
+            self.means.slice(ndarray::s![k..k + 1, ..]).to_owned(),
+            vec![self.covs[k].clone()],
+        )
+    }
+
+    /// `log p(y = k | x) = log w_k N(x; μ_k, Σ_k) − log p(x)` per row (`n × k`): the exact
+    /// classifier of a labelled mixture (the responsibilities, in logs).
+    pub fn log_posterior(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        let mut lj = self.log_joint(x)?;
+        for mut row in lj.rows_mut() {
+            let total = log_sum_exp(row.iter().copied());
+            row.mapv_inplace(|v| v - total);
+        }
+        Ok(lj)
     }
 
     /// Per-row component log-joint `log w_k + log N(x; μ_k, Σ_k)` (`n × k`), checking `x`'s width.

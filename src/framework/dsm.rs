@@ -16,6 +16,11 @@
 //! Training is seeded (times, noise, minibatch order, initialisation through
 //! [`ScoreNet::new`]); progress goes to stdout every `log_every` steps (a notebook shows it
 //! under the cell, a terminal as lines) and the whole loss history is returned.
+//!
+//! [`train_dsm_conditional`] trains a class-conditional network with label dropout for
+//! classifier-free guidance (seed 002 §6). One optimisation loop serves every training run of
+//! the crate — DSM, conditional DSM, flow matching ([`super::flow_matching`]) and the noisy
+//! classifier ([`super::guidance::train_classifier`]).
 
 use std::time::Instant;
 
@@ -136,7 +141,7 @@ impl TrainLog {
     }
 }
 
-fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
+pub(crate) fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     let t_max = sde.t_max();
     if !(t_eps.is_finite() && t_eps > 0.0) {
         return invalid(
@@ -151,7 +156,13 @@ fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     Ok(t_max)
 }
 
-fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mut Rng) -> Vec<f64> {
+pub(crate) fn draw_times(
+    sampling: TimeSampling,
+    n: usize,
+    t_eps: f64,
+    t_max: f64,
+    rng: &mut Rng,
+) -> Vec<f64> {
     let span = t_max - t_eps;
     match sampling {
         TimeSampling::Uniform => (0..n).map(|_| t_eps + span * rng.random::<f64>()).collect(),
@@ -168,12 +179,13 @@ fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mu
     }
 }
 
-/// A batch of the DSM regression: perturbed points, times, targets and per-row weights.
-struct DsmBatch {
-    x_t: Array2<f64>,
-    t: Vec<f64>,
-    target: Array2<f64>,
-    weight: Vec<f64>,
+/// A batch of a regression (DSM, flow matching): perturbed points, times, targets and per-row
+/// weights.
+pub(crate) struct RegressionBatch {
+    pub x_t: Array2<f64>,
+    pub t: Vec<f64>,
+    pub target: Array2<f64>,
+    pub weight: Vec<f64>,
 }
 
 fn dsm_batch(
@@ -183,7 +195,7 @@ fn dsm_batch(
     weighting: Weighting,
     t: Vec<f64>,
     rng: &mut Rng,
-) -> Result<DsmBatch> {
+) -> Result<RegressionBatch> {
     let (n, d) = x0.dim();
     let eps = rng::normals(rng, n, d);
     let mut alpha = Vec::with_capacity(n);
@@ -199,7 +211,7 @@ fn dsm_batch(
     let s = Array1::from(sigma.clone()).insert_axis(Axis(1));
     let x_t = &x0 * &a + &eps * &s;
     let target = param.target(x0, eps.view(), &alpha, &sigma);
-    Ok(DsmBatch {
+    Ok(RegressionBatch {
         x_t,
         t,
         target,
@@ -228,20 +240,178 @@ pub fn train_dsm_observed(
     config: &DsmConfig,
     observe: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainLog> {
+    fit_regression(
+        net,
+        sde,
+        data,
+        None,
+        config,
+        "DSM",
+        observe,
+        &mut |x0, t, rng| {
+            dsm_batch(
+                sde,
+                x0,
+                net.config().parameterisation,
+                config.weighting,
+                t,
+                rng,
+            )
+        },
+    )
+}
+
+/// Denoising score matching of a class-conditional network (seed 002 §6, classifier-free
+/// guidance; Ho & Salimans 2022): each point is trained with its label `labels[i]`, replaced
+/// by the null label `∅` with probability `p_uncond` (drawn from `config.seed`), so the one
+/// network learns `∇log p_t(x | y)` and `∇log p_t(x)` together.
+///
+/// Errors on a network without classes, a label `≥ classes`, `p_uncond ∉ [0, 1]`, and as
+/// [`train_dsm`].
+pub fn train_dsm_conditional(
+    net: &ScoreNet,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    labels: &[usize],
+    p_uncond: f64,
+    config: &DsmConfig,
+) -> Result<TrainLog> {
+    net.label_index(None)?;
+    if !(0.0..=1.0).contains(&p_uncond) {
+        return invalid("p_uncond", p_uncond, "must be a probability in [0, 1]");
+    }
+    if labels.len() != data.nrows() {
+        return Err(Error::Shape(format!(
+            "{} labels for {} data points",
+            labels.len(),
+            data.nrows()
+        )));
+    }
+    for &y in labels {
+        net.label_index(Some(y))?;
+    }
+    let dropout = LabelDropout { labels, p_uncond };
+    fit_regression(
+        net,
+        sde,
+        data,
+        Some(dropout),
+        config,
+        "conditional DSM",
+        &mut |_, _| {},
+        &mut |x0, t, rng| {
+            dsm_batch(
+                sde,
+                x0,
+                net.config().parameterisation,
+                config.weighting,
+                t,
+                rng,
+            )
+        },
+    )
+}
+
+/// Labels of the data and the probability of replacing one by `∅` in a training step.
+#[derive(Clone, Copy)]
+pub(crate) struct LabelDropout<'a> {
+    pub labels: &'a [usize],
+    pub p_uncond: f64,
+}
+
+/// What a regression batch is made from: the clean points, their times and the generator.
+pub(crate) type MakeBatch<'a> =
+    dyn FnMut(ArrayView2<f64>, Vec<f64>, &mut Rng) -> Result<RegressionBatch> + 'a;
+
+/// The weighted regression `mean_i w_i ‖net(x_t, t[, y]) − target‖²` over `config`'s steps,
+/// times and minibatches, with batches from `make_batch` (DSM here; flow matching in
+/// [`super::flow_matching`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_regression(
+    net: &ScoreNet,
+    sde: &dyn ForwardSde,
+    data: ArrayView2<f64>,
+    labels: Option<LabelDropout>,
+    config: &DsmConfig,
+    what: &str,
+    observe: &mut dyn FnMut(usize, f64),
+    make_batch: &mut MakeBatch,
+) -> Result<TrainLog> {
     if config.time_sampling == TimeSampling::Grid(0) {
         return invalid("TimeSampling::Grid", 0, "needs at least one grid point");
     }
     let t_max = check_span(sde, config.t_eps)?;
+    net.check_input(data)?;
+    crate::error::all_finite("the training data", data.iter())?;
+    let device = net.device().clone();
+    optimise(
+        net.trainable_vars(),
+        data.nrows(),
+        config,
+        what,
+        observe,
+        &mut |rows, rng| {
+            let m = rows.len();
+            let x0 = data.select(Axis(0), rows);
+            let t = draw_times(config.time_sampling, m, config.t_eps, t_max, rng);
+            let b = make_batch(x0.view(), t, rng)?;
+            let x_t = to_tensor(b.x_t.view(), &device)?;
+            let tt = column(&b.t, &device)?;
+            let target = to_tensor(b.target.view(), &device)?;
+            let w = column(&b.weight, &device)?;
+            let out = match labels {
+                None => net.forward(&x_t, &tt)?,
+                Some(LabelDropout { labels, p_uncond }) => {
+                    let null = net.label_index(None)?;
+                    let y: Vec<u32> = rows
+                        .iter()
+                        .map(|&i| {
+                            if rng.random::<f64>() < p_uncond {
+                                null
+                            } else {
+                                labels[i] as u32
+                            }
+                        })
+                        .collect();
+                    let y = Tensor::from_vec(y, m, &device)?;
+                    net.forward_labelled(&x_t, &tt, &y)?
+                }
+            };
+            Ok(((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?)
+        },
+    )
+}
+
+/// A column `m × 1` of `f32` on `device`.
+pub(crate) fn column(values: &[f64], device: &candle_core::Device) -> Result<Tensor> {
+    Ok(Tensor::from_vec(
+        values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        (values.len(), 1),
+        device,
+    )?)
+}
+
+/// The optimisation loop shared by every training run of the crate (DSM, conditional DSM,
+/// flow matching, the noisy classifier): AdamW with `config.lr` and no weight decay over
+/// `config.steps` steps, each on the rows `config.batch` picks from `0..n` (a seeded
+/// reshuffle per epoch for minibatches), the loss from `loss(rows, rng)`; seeded from
+/// `config.seed`; progress to stdout every `config.log_every` steps. Stops with an error
+/// naming the step at a non-finite loss (`what` names the loss).
+pub(crate) fn optimise(
+    vars: Vec<candle_core::Var>,
+    n: usize,
+    config: &DsmConfig,
+    what: &str,
+    observe: &mut dyn FnMut(usize, f64),
+    loss: &mut dyn FnMut(&[usize], &mut Rng) -> Result<Tensor>,
+) -> Result<TrainLog> {
     positive("lr", config.lr)?;
     if config.steps == 0 {
         return invalid("steps", 0, "need at least one step");
     }
-    let n = data.nrows();
     if n == 0 {
         return invalid("data.nrows()", 0, "need at least one data point");
     }
-    net.check_input(data)?;
-    crate::error::all_finite("the training data", data.iter())?;
     let m = match config.batch {
         Batch::Full => n,
         Batch::Mini(m) if m == 0 || m > n => {
@@ -261,46 +431,29 @@ pub fn train_dsm_observed(
         weight_decay: 0.0,
         ..ParamsAdamW::default()
     };
-    let mut opt = AdamW::new(net.trainable_vars(), params)?;
+    let mut opt = AdamW::new(vars, params)?;
     let mut rng = rng::seeded(config.seed);
-    let param = net.config().parameterisation;
-    let device = net.device().clone();
     let mut order: Vec<usize> = (0..n).collect();
     let mut cursor = n; // forces a shuffle before the first minibatch
     let mut losses = Vec::with_capacity(config.steps);
     let start = Instant::now();
     for step in 1..=config.steps {
-        let x0 = if m == n {
-            data.to_owned()
+        let rows = if m == n {
+            &order[..]
         } else {
             if cursor + m > n {
                 order.shuffle(&mut rng);
                 cursor = 0;
             }
-            let rows = &order[cursor..cursor + m];
             cursor += m;
-            data.select(Axis(0), rows)
+            &order[cursor - m..cursor]
         };
-        let t = draw_times(config.time_sampling, m, config.t_eps, t_max, &mut rng);
-        let b = dsm_batch(sde, x0.view(), param, config.weighting, t, &mut rng)?;
-        let x_t = to_tensor(b.x_t.view(), &device)?;
-        let tt = Tensor::from_vec(
-            b.t.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-            (m, 1),
-            &device,
-        )?;
-        let target = to_tensor(b.target.view(), &device)?;
-        let w = Tensor::from_vec(
-            b.weight.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-            (m, 1),
-            &device,
-        )?;
-        let out = net.forward(&x_t, &tt)?;
-        let loss = ((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?;
+        let rows = rows.to_vec();
+        let loss = loss(&rows, &mut rng)?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
-                "the DSM loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
+                "the {what} loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
                 config.steps, config.lr
             )));
         }

@@ -1,8 +1,9 @@
 //! A plain multilayer perceptron with SiLU activations, the building block of the score
 //! networks of chapter 4 and the appendix (seed 000 A.4).
 
-use candle_core::{Module, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_core::{Device, Module, Tensor};
+use candle_nn::{linear, Linear, VarBuilder, VarMap};
+use rand_distr::{Distribution, StandardNormal, Uniform};
 
 use crate::error::invalid;
 use crate::Result;
@@ -37,6 +38,45 @@ impl Module for Mlp {
         }
         last.forward(&h)
     }
+}
+
+/// Seeded initialisation of every variable in `varmap`, in name order so that it does not
+/// depend on hash order: the variables named in `normal` get `N(0, scale²)` entries, every
+/// other one PyTorch's default `U(±1/√fan_in)` (`fan_in` from the `….weight` beside it).
+pub(crate) fn initialise(
+    varmap: &VarMap,
+    device: &Device,
+    seed: u64,
+    normal: &[(&str, f64)],
+) -> Result<()> {
+    let mut rng = crate::rng::seeded(seed);
+    let vars = varmap.data().lock().expect("var map lock");
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &vars[name];
+        let shape = var.shape().clone();
+        let count = shape.elem_count();
+        let values: Vec<f32> = if let Some((_, scale)) = normal.iter().find(|(n, _)| n == name) {
+            (0..count)
+                .map(|_| {
+                    (scale
+                        * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng))
+                        as f32
+                })
+                .collect()
+        } else {
+            let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
+            let fan_in = vars
+                .get(&format!("{prefix}.weight"))
+                .map_or(1, |w| w.shape().dims()[1]);
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let u = Uniform::new_inclusive(-bound, bound).expect("bound > 0");
+            (0..count).map(|_| u.sample(&mut rng) as f32).collect()
+        };
+        var.set(&Tensor::from_vec(values, shape, device)?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,14 +3,17 @@
 //! - [`Mlp`]: the SiLU multilayer perceptron;
 //! - [`ScoreNet`]: a time-conditioned score network with a choice of time embedding and
 //!   parameterisation, and [`LearnedScore`], the network as a [`crate::sde_basics::Score`];
+//! - [`TimeClassifier`]: a classifier of noisy data `p(y | x_t, t)` for classifier guidance;
 //! - [`checkpoint`]: safetensors save/load with shape checks.
 
 pub mod checkpoint;
+mod classifier;
 mod convert;
 mod device;
 mod mlp;
 mod score_net;
 
+pub use classifier::TimeClassifier;
 pub use convert::{to_array, to_tensor};
 pub use device::{describe, device};
 pub use mlp::Mlp;

@@ -11,14 +11,20 @@
 //! [`LearnedScore`] wraps a network and a forward SDE into a [`Score`], so every sampler of
 //! chapter 4 runs the network exactly as it runs the closed-form score.
 //!
+//! With [`ScoreNetConfig::classes`] `= Some(k)` the network is class-conditional (seed 002 §6,
+//! classifier-free guidance): a learned label embedding of `k + 1` rows — the last one the
+//! null label `∅` — enters beside the time embedding, `net(x, t, y) = MLP([x, emb(t), emb(y)])`;
+//! [`ScoreNet::forward`] then uses `∅`, so the unconditional score is the same call as for an
+//! unconditional network.
+//!
 //! Note for the integrator: chapter 3's `smld::embeddings` provides the embeddings as
 //! candle modules; [`TimeEmbedding`] keeps small internal ones behind an enum until then.
 
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::{Embedding, VarBuilder, VarMap};
 use ndarray::{Array2, ArrayView2};
-use rand_distr::{Distribution, StandardNormal, Uniform};
 
+use super::mlp::initialise;
 use super::{to_array, to_tensor, Mlp};
 use crate::error::{invalid, positive};
 use crate::framework::ForwardSde;
@@ -150,6 +156,9 @@ pub struct ScoreNetConfig {
     pub embedding: TimeEmbedding,
     /// What the output predicts.
     pub parameterisation: Parameterisation,
+    /// `Some(k)`: conditional on a label `y ∈ {0, …, k−1}` or the null label `∅` (index `k`),
+    /// through a learned embedding as wide as the time embedding; `None`: unconditional.
+    pub classes: Option<usize>,
 }
 
 impl ScoreNetConfig {
@@ -161,6 +170,7 @@ impl ScoreNetConfig {
             hidden: vec![128, 128, 128],
             embedding: TimeEmbedding::Mlp { dim: 64 },
             parameterisation: Parameterisation::Epsilon,
+            classes: None,
         }
     }
 }
@@ -177,11 +187,15 @@ pub struct ScoreNet {
     varmap: VarMap,
     device: Device,
     embed: Embedder,
+    /// The label embedding of a class-conditional network (`classes + 1` rows, the last `∅`).
+    labels: Option<Embedding>,
     net: Mlp,
 }
 
 /// Name of the fixed Fourier frequencies in the var map (saved, never trained).
 const FOURIER_VAR: &str = "temb.fourier_b";
+/// Name of the label embedding's table.
+const LABEL_VAR: &str = "yemb.weight";
 
 impl ScoreNet {
     /// A network with `config` on `device`, initialised from `seed` (PyTorch's default
@@ -234,57 +248,34 @@ impl ScoreNet {
                 Embedder::Fixed(Tensor::from_vec(w, (1, half), device)?)
             }
         };
-        let mut dims = vec![config.dim + e];
+        let labels = match config.classes {
+            Some(0) => return invalid("classes", 0, "a conditional network needs ≥ 1 class"),
+            Some(k) => Some(candle_nn::embedding(k + 1, e, vb.pp("yemb"))?),
+            None => None,
+        };
+        let mut dims = vec![config.dim + e + labels.as_ref().map_or(0, |_| e)];
         dims.extend(&config.hidden);
         dims.push(config.dim);
         let net = Mlp::new(vb.pp("net"), &dims)?;
-        let out = Self {
+        // Fourier frequencies N(0, scale²), label embeddings N(0, 1) (PyTorch's default).
+        let scale = match config.embedding {
+            TimeEmbedding::GaussianFourier { scale, .. } => scale,
+            _ => 1.0,
+        };
+        initialise(
+            &varmap,
+            device,
+            seed,
+            &[(FOURIER_VAR, scale), (LABEL_VAR, 1.0)],
+        )?;
+        Ok(Self {
             config,
             varmap,
             device: device.clone(),
             embed,
+            labels,
             net,
-        };
-        out.initialise(seed)?;
-        Ok(out)
-    }
-
-    /// Seeded initialisation, in name order so that it does not depend on hash order.
-    fn initialise(&self, seed: u64) -> Result<()> {
-        let mut rng = crate::rng::seeded(seed);
-        let vars = self.varmap.data().lock().expect("var map lock");
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        for name in names {
-            let var = &vars[name];
-            let shape = var.shape().clone();
-            let count = shape.elem_count();
-            let values: Vec<f32> = if name == FOURIER_VAR {
-                let scale = match self.config.embedding {
-                    TimeEmbedding::GaussianFourier { scale, .. } => scale,
-                    _ => 1.0,
-                };
-                (0..count)
-                    .map(|_| {
-                        (scale
-                            * <StandardNormal as Distribution<f64>>::sample(
-                                &StandardNormal,
-                                &mut rng,
-                            )) as f32
-                    })
-                    .collect()
-            } else {
-                let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
-                let fan_in = vars
-                    .get(&format!("{prefix}.weight"))
-                    .map_or(1, |w| w.shape().dims()[1]);
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                let u = Uniform::new_inclusive(-bound, bound).expect("bound > 0");
-                (0..count).map(|_| u.sample(&mut rng) as f32).collect()
-            };
-            var.set(&Tensor::from_vec(values, shape, &self.device)?)?;
-        }
-        Ok(())
+        })
     }
 
     /// The architecture.
@@ -318,8 +309,32 @@ impl ScoreNet {
         self.trainable_vars().iter().map(|v| v.elem_count()).sum()
     }
 
-    /// The raw output for `x` (`n × d`) and times `t` (`n × 1`), as candle tensors.
+    /// The raw output for `x` (`n × d`) and times `t` (`n × 1`), as candle tensors; a
+    /// class-conditional network is given the null label `∅` (its unconditional output).
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> Result<Tensor> {
+        match self.config.classes {
+            Some(k) => {
+                let null = Tensor::full(k as u32, x.dim(0)?, &self.device)?;
+                self.forward_labelled(x, t, &null)
+            }
+            None => self.forward_parts(x, t, None),
+        }
+    }
+
+    /// The raw output of a class-conditional network for labels `y` (`n` entries of `u32`,
+    /// `0..classes`, or `classes` for `∅`). Errors on an unconditional network.
+    pub fn forward_labelled(&self, x: &Tensor, t: &Tensor, y: &Tensor) -> Result<Tensor> {
+        match &self.labels {
+            Some(table) => self.forward_parts(x, t, Some(table.forward(y)?)),
+            None => invalid(
+                "classes",
+                "None",
+                "labels need a class-conditional network (ScoreNetConfig::classes = Some(k))",
+            ),
+        }
+    }
+
+    fn forward_parts(&self, x: &Tensor, t: &Tensor, label: Option<Tensor>) -> Result<Tensor> {
         let emb = match &self.embed {
             Embedder::Mlp(m) => m.forward(t)?,
             Embedder::Fixed(w) => {
@@ -327,7 +342,28 @@ impl ScoreNet {
                 Tensor::cat(&[arg.sin()?, arg.cos()?], 1)?
             }
         };
-        Ok(self.net.forward(&Tensor::cat(&[x, &emb], 1)?)?)
+        let input = match label {
+            Some(y) => Tensor::cat(&[x, &emb, &y], 1)?,
+            None => Tensor::cat(&[x, &emb], 1)?,
+        };
+        Ok(self.net.forward(&input)?)
+    }
+
+    /// The index of a label for [`Self::forward_labelled`]: `Some(y)` with `y < classes`, or
+    /// `None` for `∅` (index `classes`). Errors on an unconditional network or `y ≥ classes`.
+    pub fn label_index(&self, label: Option<usize>) -> Result<u32> {
+        let Some(k) = self.config.classes else {
+            return invalid(
+                "classes",
+                "None",
+                "labels need a class-conditional network (ScoreNetConfig::classes = Some(k))",
+            );
+        };
+        match label {
+            None => Ok(k as u32),
+            Some(y) if y < k => Ok(y as u32),
+            Some(y) => invalid("label", y, format!("must be < classes = {k} (None is ∅)")),
+        }
     }
 
     /// Checks that a batch has the network's dimension.
@@ -349,6 +385,21 @@ impl ScoreNet {
         let xt = to_tensor(x, &self.device)?;
         let tt = Tensor::full(t as f32, (x.nrows(), 1), &self.device)?;
         to_array(&self.forward(&xt, &tt)?)
+    }
+
+    /// The raw output of a class-conditional network at one time `t` for one label
+    /// (`None`: `∅`), as `f64`.
+    pub fn output_labelled(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>> {
+        self.check_input(x)?;
+        let y = Tensor::full(self.label_index(label)?, x.nrows(), &self.device)?;
+        let xt = to_tensor(x, &self.device)?;
+        let tt = Tensor::full(t as f32, (x.nrows(), 1), &self.device)?;
+        to_array(&self.forward_labelled(&xt, &tt, &y)?)
     }
 }
 
@@ -403,6 +454,25 @@ impl<'a, S: ForwardSde> LearnedScore<'a, S> {
     /// The score of `net` under `sde`.
     pub fn new(net: &'a ScoreNet, sde: S) -> Self {
         Self { net, sde }
+    }
+}
+
+impl<S: ForwardSde> LearnedScore<'_, S> {
+    /// The score given a label of a class-conditional network (`None`: `∅`, the
+    /// unconditional score, the same as [`Score::score`]).
+    pub fn labelled_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>> {
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        let o = self.net.output_labelled(x, t, label)?;
+        Ok(self
+            .net
+            .config
+            .parameterisation
+            .to_score(&o, x, alpha, sigma))
     }
 }
 

@@ -95,7 +95,7 @@ pub struct DensityPanel2d {
     pub z: Vec<Vec<f64>>,
 }
 
-fn axis_pair(layout: Layout, i: usize, x: Axis, y: Axis) -> Layout {
+pub(super) fn axis_pair(layout: Layout, i: usize, x: Axis, y: Axis) -> Layout {
     match i {
         0 => layout.x_axis(x).y_axis(y),
         1 => layout.x_axis2(x).y_axis2(y),

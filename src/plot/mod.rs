@@ -15,6 +15,7 @@ pub use charts::{
 pub use fields::score_fields;
 pub mod appendix;
 pub mod framework;
+pub mod guidance;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
