@@ -212,6 +212,9 @@ impl ScoreNet {
                 "must be > 0",
             );
         }
+        if device.is_cpu() {
+            super::device::keep_freed_buffers();
+        }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let embed = match config.embedding {
