@@ -16,10 +16,11 @@
 use std::time::Instant;
 
 use diffusion_sde::data::digits::{self, nearest_mean};
-use diffusion_sde::framework::dsm::{train_dsm_labelled, Batch, DsmConfig};
+use diffusion_sde::framework::dsm::{train_dsm_conditional, Batch, DsmConfig};
+use diffusion_sde::framework::guidance::sample_classes;
 use diffusion_sde::framework::samplers::{DpmSolverPP2M, ReverseEulerMaruyama, Sampler};
 use diffusion_sde::framework::ScheduledVpSde;
-use diffusion_sde::models::{self, sample_classes, DenoisingNet, UNet, UNetConfig};
+use diffusion_sde::models::{self, DenoisingNet, UNet, UNetConfig};
 use diffusion_sde::plot::{image_grids, ImagePanel};
 use diffusion_sde::{Error, Result};
 
@@ -72,11 +73,11 @@ fn main() -> Result<()> {
             lr,
             batch: Batch::Mini(batch),
             log_every: Some(steps.div_ceil(20).max(1)),
-            label_dropout: 0.1,
             ..DsmConfig::new(steps, seed)
         };
         let start = Instant::now();
-        let log = train_dsm_labelled(&net, &sde, data.images.view(), &data.labels, &config)?;
+        let log =
+            train_dsm_conditional(&net, &sde, data.images.view(), &data.labels, 0.1, &config)?;
         let wall = start.elapsed().as_secs_f64();
         let tail = &log.losses[log.losses.len().saturating_sub(100)..];
         println!(

@@ -8,8 +8,8 @@
 //! | [`sde_basics`] | 1 | the vector SDE, scores, reverse SDE and PF-ODE, Wiener paths |
 //! | [`solvers`] | 2 | ODE and SDE solvers over time grids |
 //! | [`smld`] | 3 | SMLD/NCSN, Langevin dynamics, noise schedules |
-//! | [`framework`] | 4 | forward SDEs with affine kernels, exact mixture marginals |
-//! | [`models`] | 4 | candle networks: score MLP, 8×8 U-Net with guidance (CPU; CUDA with `--features cuda`) |
+//! | [`framework`] | 4 | forward SDEs with affine kernels, exact mixture marginals, samplers, likelihood, encoding, guidance, flow matching |
+//! | [`models`] | 4 | candle networks: score MLP, 8×8 U-Net, noisy classifier (CPU; CUDA with `--features cuda`) |
 //! | [`data`] | all | toy distributions with analytic densities and scores; the 8×8 digits |
 //! | [`metrics`] | 4, A | sample-quality measures |
 //! | [`appendix`] | A | seed 000's appendix experiment, as written and corrected |

@@ -4,17 +4,19 @@
 
 use candle_core::{DType, Device, Tensor};
 use diffusion_sde::data::digits::{self, nearest_mean, Digits};
-use diffusion_sde::framework::dsm::{dsm_loss, train_dsm_labelled, Batch, DsmConfig, Weighting};
+use diffusion_sde::framework::dsm::{dsm_loss, train_dsm_conditional, Batch, DsmConfig, Weighting};
+use diffusion_sde::framework::guidance::{sample_classes, ClassifierFree};
 use diffusion_sde::framework::samplers::DpmSolverPP2M;
 use diffusion_sde::framework::ScheduledVpSde;
-use diffusion_sde::models::{
-    sample_classes, DenoisingNet, GuidedScore, LearnedScore, UNet, UNetConfig,
-};
+use diffusion_sde::models::{DenoisingNet, LearnedScore, UNet, UNetConfig};
 use diffusion_sde::prelude::*;
 
 fn net(seed: u64) -> UNet {
     UNet::new(UNetConfig::digits(), &Device::Cpu, seed).unwrap()
 }
+
+/// Labels of a mixed batch: `None` is the null label `∅`.
+const LABELS: &[Option<usize>] = &[Some(0), Some(3), Some(9), None, Some(2)];
 
 fn data() -> Digits {
     digits::load_default().unwrap()
@@ -46,7 +48,7 @@ fn the_shipped_digits_load_with_their_labels_and_range() {
 fn shapes_of_flattened_and_image_batches() {
     let u = net(0);
     let x = rng::normals(&mut rng::seeded(1), 5, 64);
-    let out = u.predict(x.view(), 0.5, Some(&[0, 3, 9, 10, 2])).unwrap();
+    let out = u.output_per_row(x.view(), 0.5, LABELS).unwrap();
     assert_eq!(out.dim(), (5, 64));
     assert!(out.iter().all(|v| v.is_finite()));
     let imgs = Tensor::zeros((2, 1, 8, 8), DType::F32, &Device::Cpu).unwrap();
@@ -59,18 +61,8 @@ fn shapes_of_flattened_and_image_batches() {
     let s = LearnedScore::new(&u, ScheduledVpSde::cosine());
     assert_eq!(s.score(x.view(), 0.5).unwrap().dim(), (5, 64));
     // Same seed, same network; another seed, another one.
-    assert_eq!(
-        out,
-        net(0)
-            .predict(x.view(), 0.5, Some(&[0, 3, 9, 10, 2]))
-            .unwrap()
-    );
-    assert_ne!(
-        out,
-        net(1)
-            .predict(x.view(), 0.5, Some(&[0, 3, 9, 10, 2]))
-            .unwrap()
-    );
+    assert_eq!(out, net(0).output_per_row(x.view(), 0.5, LABELS).unwrap());
+    assert_ne!(out, net(1).output_per_row(x.view(), 0.5, LABELS).unwrap());
 }
 
 /// The full-resolution skip (the first block's features concatenated into the last
@@ -79,7 +71,7 @@ fn shapes_of_flattened_and_image_batches() {
 fn the_full_resolution_skip_connection_matters() {
     let u = net(2);
     let x = data().images.slice(s![..8, ..]).to_owned();
-    let before = u.predict(x.view(), 0.2, None).unwrap();
+    let before = u.output_labelled(x.view(), 0.2, None).unwrap();
     let c = u.config().channels;
     {
         let vars = u.varmap().data().lock().unwrap();
@@ -93,7 +85,7 @@ fn the_full_resolution_skip_connection_matters() {
                 .unwrap();
         }
     }
-    let after = u.predict(x.view(), 0.2, None).unwrap();
+    let after = u.output_labelled(x.view(), 0.2, None).unwrap();
     let change = (&after - &before).mapv(|v| v * v).sum().sqrt();
     let size = before.mapv(|v| v * v).sum().sqrt();
     assert!(
@@ -127,10 +119,9 @@ fn a_few_training_steps_reduce_the_loss() {
     let config = DsmConfig {
         lr: 3e-3,
         batch: Batch::Full,
-        label_dropout: 0.5,
         ..DsmConfig::new(60, 4)
     };
-    let log = train_dsm_labelled(&u, &sde, x.view(), labels, &config).unwrap();
+    let log = train_dsm_conditional(&u, &sde, x.view(), labels, 0.5, &config).unwrap();
     assert_eq!(log.losses.len(), 60);
     let after = loss(&u);
     // Untrained, the ε-MSE is ≈ E‖ε‖² = 64 or more; 60 full-batch steps remove well over a
@@ -147,8 +138,8 @@ fn guidance_weight_zero_is_the_conditional_model_and_the_seed_scale_is_one_plus_
     let x = rng::normals(&mut rng::seeded(6), 6, 64);
     let t = 0.4;
     let (_, sigma) = sde.marginal_mean_std(t).unwrap();
-    let eps = |y: usize| u.predict(x.view(), t, Some(&[y; 6])).unwrap();
-    let (cond, uncond) = (eps(7), eps(10));
+    let eps = |y: Option<usize>| u.output_labelled(x.view(), t, y).unwrap();
+    let (cond, uncond) = (eps(Some(7)), eps(None));
     let close = |a: &Array2<f64>, b: &Array2<f64>| {
         let e = (a - b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(
@@ -156,12 +147,12 @@ fn guidance_weight_zero_is_the_conditional_model_and_the_seed_scale_is_one_plus_
             "{e}"
         );
     };
-    let g0 = GuidedScore::new(&u, sde, 7, 0.0).unwrap();
+    let g0 = ClassifierFree::new(LearnedScore::new(&u, sde), 7, 0.0).unwrap();
     close(&g0.score(x.view(), t).unwrap(), &(&cond / -sigma));
     // Seed 002 §6: ε_∅ + s (ε_y − ε_∅) with s = 1 + w.
     let w = 2.5;
     let seed_line = &uncond + &((&cond - &uncond) * (1.0 + w));
-    let g = GuidedScore::new(&u, sde, 7, w).unwrap();
+    let g = ClassifierFree::new(LearnedScore::new(&u, sde), 7, w).unwrap();
     close(&g.score(x.view(), t).unwrap(), &(&seed_line / -sigma));
     // And guidance changes the score (the conditional and null outputs differ).
     assert!((&cond - &uncond).iter().any(|v| v.abs() > 1e-3));
@@ -176,7 +167,7 @@ fn bad_inputs_are_errors_naming_the_value() {
     let u = net(0);
     let sde = ScheduledVpSde::cosine();
     // Images of the wrong size.
-    let e = err(u.predict(Array2::zeros((2, 63)).view(), 0.5, None));
+    let e = err(u.output_labelled(Array2::zeros((2, 63)).view(), 0.5, None));
     assert!(e.contains("8×8") && e.contains("63"), "{e}");
     let e = err(UNet::new(
         UNetConfig {
@@ -187,31 +178,50 @@ fn bad_inputs_are_errors_naming_the_value() {
         0,
     ));
     assert!(e.contains("side") && e.contains('6'), "{e}");
-    // Labels ≥ 10 (10 is the null label for the network, not a class to guide towards).
-    let e = err(u.predict(Array2::zeros((1, 64)).view(), 0.5, Some(&[11])));
+    // Labels ≥ 10 (the null label is `None`, index 10 inside the network).
+    let e = err(u.output_labelled(Array2::zeros((1, 64)).view(), 0.5, Some(11)));
     assert!(e.contains("11"), "{e}");
-    let e = err(GuidedScore::new(&u, sde, 10, 1.0));
+    let e = err(ClassifierFree::new(LearnedScore::new(&u, sde), 10, 1.0));
     assert!(e.contains("label") && e.contains("10"), "{e}");
     // Non-finite guidance weight.
-    let e = err(GuidedScore::new(&u, sde, 3, f64::NAN));
+    let e = err(ClassifierFree::new(LearnedScore::new(&u, sde), 3, f64::NAN));
     assert!(e.contains("guidance") && e.contains("NaN"), "{e}");
-    let e = err(GuidedScore::new(&u, sde, 3, f64::INFINITY));
+    let e = err(ClassifierFree::new(
+        LearnedScore::new(&u, sde),
+        3,
+        f64::INFINITY,
+    ));
     assert!(e.contains("inf"), "{e}");
     // Training data outside [−1, 1] (e.g. the raw 0..16 counts) and labels out of range.
     let raw = Array2::from_elem((4, 64), 16.0);
     let cfg = DsmConfig::new(1, 0);
-    let e = err(train_dsm_labelled(&u, &sde, raw.view(), &[0; 4], &cfg));
+    let e = err(train_dsm_conditional(
+        &u,
+        &sde,
+        raw.view(),
+        &[0; 4],
+        0.1,
+        &cfg,
+    ));
     assert!(e.contains("[−1, 1]") && e.contains("16"), "{e}");
     let ok = Array2::zeros((4, 64));
-    let e = err(train_dsm_labelled(
+    let e = err(train_dsm_conditional(
         &u,
         &sde,
         ok.view(),
         &[0, 1, 12, 3],
+        0.1,
         &cfg,
     ));
     assert!(e.contains("12"), "{e}");
-    let e = err(train_dsm_labelled(&u, &sde, ok.view(), &[0, 1], &cfg));
+    let e = err(train_dsm_conditional(
+        &u,
+        &sde,
+        ok.view(),
+        &[0, 1],
+        0.1,
+        &cfg,
+    ));
     assert!(e.contains("2 labels"), "{e}");
     let e = err(Digits::of_class(&data(), 10));
     assert!(e.contains("10"), "{e}");

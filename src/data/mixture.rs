@@ -167,16 +167,58 @@ impl GaussianMixture {
 
     /// `n` samples drawn with a given generator.
     pub fn sample_with(&self, n: usize, rng: &mut Rng) -> Array2<f64> {
+        self.sample_labelled_with(n, rng).0
+    }
+
+    /// `n` samples with the index of the component each came from — the class label when
+    /// every component is a class (seed 002 §6: conditional generation). The points are those
+    /// of [`Self::sample`] with the same seed.
+    pub fn sample_labelled(&self, n: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
+        self.sample_labelled_with(n, &mut rng::seeded(seed))
+    }
+
+    /// [`Self::sample_labelled`] with a given generator.
+    pub fn sample_labelled_with(&self, n: usize, rng: &mut Rng) -> (Array2<f64>, Vec<usize>) {
         let d = self.dim();
         let z = rng::normals(rng, n, d);
         let mut out = Array2::zeros((n, d));
+        let mut labels = Vec::with_capacity(n);
         for (i, mut row) in out.axis_iter_mut(Axis(0)).enumerate() {
             let u: f64 = rng.random();
             let k = pick(&self.weights, u);
             let x = &self.means.row(k) + &self.chol[k].dot(&z.row(i));
             row.assign(&x);
+            labels.push(k);
         }
-        out
+        (out, labels)
+    }
+
+    /// Component `k` alone, `N(μ_k, Σ_k)`: the class-conditional law `p(x | y = k)`.
+    pub fn component(&self, k: usize) -> Result<Self> {
+        let count = self.weights.len();
+        if k >= count {
+            return invalid(
+                "component",
+                k,
+                format!("the mixture has {count} components (0..{count})"),
+            );
+        }
+        Self::new(
+            vec![1.0],
+            self.means.slice(ndarray::s![k..k + 1, ..]).to_owned(),
+            vec![self.covs[k].clone()],
+        )
+    }
+
+    /// `log p(y = k | x) = log w_k N(x; μ_k, Σ_k) − log p(x)` per row (`n × k`): the exact
+    /// classifier of a labelled mixture (the responsibilities, in logs).
+    pub fn log_posterior(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        let mut lj = self.log_joint(x)?;
+        for mut row in lj.rows_mut() {
+            let total = log_sum_exp(row.iter().copied());
+            row.mapv_inplace(|v| v - total);
+        }
+        Ok(lj)
     }
 
     /// Per-row component log-joint `log w_k + log N(x; μ_k, Σ_k)` (`n × k`), checking `x`'s width.
@@ -220,6 +262,72 @@ impl GaussianMixture {
             s = s + pull * &r;
         }
         Ok(s)
+    }
+
+    /// Responsibilities `r_k(x)` (`n × k`) and pulls `a_k = Σ_k⁻¹ (μ_k − x)` (one `n × d` per
+    /// component): the score is `s = Σ_k r_k a_k`.
+    fn responsibilities_and_pulls(
+        &self,
+        x: ArrayView2<f64>,
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        let lj = self.log_joint(x)?;
+        let total = lj.map_axis(Axis(1), |r| log_sum_exp(r.iter().copied()));
+        let resp = (&lj - &total.insert_axis(Axis(1))).mapv(f64::exp);
+        let pulls = (0..self.weights.len())
+            .map(|c| (-(&x - &self.means.row(c))).dot(&self.prec[c]))
+            .collect();
+        Ok((resp, pulls))
+    }
+
+    /// The score and the Hessian–vector products `H v` of `log p` for every probe batch `v`
+    /// (`n × d`): with `r_k` the responsibilities and `a_k = Σ_k⁻¹ (μ_k − x)`,
+    /// `H = Σ_k r_k (a_k a_kᵀ − Σ_k⁻¹) − s sᵀ` (symmetric, so `H v = vᵀ H`).
+    pub fn score_hvp(
+        &self,
+        x: ArrayView2<f64>,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        if let Some(v) = probes.iter().find(|v| v.dim() != x.dim()) {
+            return Err(Error::Shape(format!(
+                "a probe is {:?}, the points are {:?}",
+                v.dim(),
+                x.dim()
+            )));
+        }
+        let (resp, pulls) = self.responsibilities_and_pulls(x)?;
+        let mut s = Array2::zeros(x.dim());
+        for (c, a) in pulls.iter().enumerate() {
+            s += &(a * &resp.column(c).insert_axis(Axis(1)));
+        }
+        let products = probes
+            .iter()
+            .map(|v| {
+                let dot = |a: &Array2<f64>| (a * v).sum_axis(Axis(1)).insert_axis(Axis(1));
+                let mut hv = -(&s * &dot(&s));
+                for (c, a) in pulls.iter().enumerate() {
+                    let r = resp.column(c).insert_axis(Axis(1));
+                    hv += &((a * &dot(a) - v.dot(&self.prec[c])) * r);
+                }
+                hv
+            })
+            .collect();
+        Ok((s, products))
+    }
+
+    /// The score and the Laplacian `Δ log p = tr H = Σ_k r_k (‖a_k‖² − tr Σ_k⁻¹) − ‖s‖²`
+    /// per row (the divergence of the score).
+    pub fn score_laplacian(&self, x: ArrayView2<f64>) -> Result<(Array2<f64>, Array1<f64>)> {
+        let (resp, pulls) = self.responsibilities_and_pulls(x)?;
+        let mut s = Array2::zeros(x.dim());
+        let mut lap = Array1::zeros(x.nrows());
+        for (c, a) in pulls.iter().enumerate() {
+            let r = resp.column(c);
+            s += &(a * &r.insert_axis(Axis(1)));
+            let trace = self.prec[c].diag().sum();
+            lap += &((&a.mapv(|v| v * v).sum_axis(Axis(1)) - trace) * r);
+        }
+        lap -= &s.mapv(|v| v * v).sum_axis(Axis(1));
+        Ok((s, lap))
     }
 
     /// [`Self::score`] when every covariance is `v_k I`, written for speed (the reverse-SDE
@@ -503,6 +611,36 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    /// `H v` against central differences `(s(x + h v) − s(x − h v)) / 2h` (truncation
+    /// `O(h²)` ≈ 1e-8 at h = 1e-4, rounding ≈ 1e-16/h ≈ 1e-12: tolerance 1e-6), and the
+    /// Laplacian against the trace of `H` built column by column from `H e_k`.
+    #[test]
+    fn hessian_products_match_differences_of_the_score() {
+        let m = skewed_2d();
+        let x = array![[0.3, -0.2], [-1.5, 1.0], [2.5, -0.5], [4.0, 3.0]];
+        let v = array![[1.0, -2.0], [0.5, 0.5], [-1.0, 0.3], [0.2, 1.0]];
+        let (s, hv) = m.score_hvp(x.view(), &[v.view()]).unwrap();
+        assert!((&s - &m.score(x.view()).unwrap())
+            .iter()
+            .all(|e| e.abs() < 1e-12));
+        let h = 1e-4;
+        let fd = (m.score((&x + &(&v * h)).view()).unwrap()
+            - m.score((&x - &(&v * h)).view()).unwrap())
+            / (2.0 * h);
+        let err = (&hv[0] - &fd).iter().fold(0.0f64, |a, e| a.max(e.abs()));
+        assert!(err < 1e-6, "H v vs differences: {err}");
+        let e0 = array![[1.0, 0.0]].broadcast((4, 2)).unwrap().to_owned();
+        let e1 = array![[0.0, 1.0]].broadcast((4, 2)).unwrap().to_owned();
+        let (_, cols) = m.score_hvp(x.view(), &[e0.view(), e1.view()]).unwrap();
+        let trace = &cols[0].column(0) + &cols[1].column(1);
+        let (_, lap) = m.score_laplacian(x.view()).unwrap();
+        assert!(
+            (&lap - &trace).iter().all(|e| e.abs() < 1e-10),
+            "{lap} {trace}"
+        );
+        assert!(m.score_hvp(x.view(), &[array![[1.0, 2.0]].view()]).is_err());
     }
 
     #[test]

@@ -13,13 +13,16 @@
 //! `s_θ − (−ε/σ) = ± c(t) (o − target)` it is `λ(t) c(t)² ‖o − target‖²`; for `ε`-prediction
 //! with `λ = σ²` that is the appendix's `‖ε̂ − ε‖²`.
 //!
-//! One loop trains every [`DenoisingNet`]: the MLP [`crate::models::ScoreNet`] on points and
-//! the class-conditional [`crate::models::UNet`] on images ([`train_dsm_labelled`], with label
-//! dropout for classifier-free guidance, seed 002 §6).
-//!
 //! Training is seeded (times, noise, minibatch order, label dropout; initialisation through
-//! the network's constructor); progress goes to stdout every `log_every` steps (a notebook shows it
-//! under the cell, a terminal as lines) and the whole loss history is returned.
+//! the network's constructor); progress goes to stdout every `log_every` steps (a notebook
+//! shows it under the cell, a terminal as lines) and the whole loss history is returned.
+//!
+//! Every [`DenoisingNet`] trains here: the MLP [`crate::models::ScoreNet`] on points and the
+//! U-Net [`crate::models::UNet`] on images. [`train_dsm_conditional`] trains a
+//! class-conditional network with label dropout for classifier-free guidance (seed 002 §6).
+//! One optimisation loop serves every training run of the crate — DSM, conditional DSM, flow
+//! matching ([`super::flow_matching`]) and the noisy classifier
+//! ([`super::guidance::train_classifier`]).
 
 use std::time::Instant;
 
@@ -31,7 +34,7 @@ use rand::Rng as _;
 
 use super::ForwardSde;
 use crate::error::{invalid, positive};
-use crate::models::{labels_tensor, to_tensor, DenoisingNet, Parameterisation};
+use crate::models::{to_tensor, DenoisingNet, Parameterisation};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, Score};
 use crate::{Error, Result};
@@ -105,10 +108,6 @@ pub struct DsmConfig {
     pub seed: u64,
     /// Print `step k/K loss …` to stdout every this many steps (`None`: silent).
     pub log_every: Option<usize>,
-    /// Probability of replacing a label by the null label `∅` ([`train_dsm_labelled`]):
-    /// classifier-free guidance trains the conditional and unconditional model at once
-    /// (seed 002 §6; Ho & Salimans use 0.1–0.2).
-    pub label_dropout: f64,
 }
 
 impl DsmConfig {
@@ -124,7 +123,6 @@ impl DsmConfig {
             t_eps: 1e-3,
             seed,
             log_every: None,
-            label_dropout: 0.0,
         }
     }
 }
@@ -145,7 +143,7 @@ impl TrainLog {
     }
 }
 
-fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
+pub(crate) fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     let t_max = sde.t_max();
     if !(t_eps.is_finite() && t_eps > 0.0) {
         return invalid(
@@ -160,7 +158,13 @@ fn check_span(sde: &dyn ForwardSde, t_eps: f64) -> Result<f64> {
     Ok(t_max)
 }
 
-fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mut Rng) -> Vec<f64> {
+pub(crate) fn draw_times(
+    sampling: TimeSampling,
+    n: usize,
+    t_eps: f64,
+    t_max: f64,
+    rng: &mut Rng,
+) -> Vec<f64> {
     let span = t_max - t_eps;
     match sampling {
         TimeSampling::Uniform => (0..n).map(|_| t_eps + span * rng.random::<f64>()).collect(),
@@ -177,12 +181,13 @@ fn draw_times(sampling: TimeSampling, n: usize, t_eps: f64, t_max: f64, rng: &mu
     }
 }
 
-/// A batch of the DSM regression: perturbed points, times, targets and per-row weights.
-struct DsmBatch {
-    x_t: Array2<f64>,
-    t: Vec<f64>,
-    target: Array2<f64>,
-    weight: Vec<f64>,
+/// A batch of a regression (DSM, flow matching): perturbed points, times, targets and per-row
+/// weights.
+pub(crate) struct RegressionBatch {
+    pub x_t: Array2<f64>,
+    pub t: Vec<f64>,
+    pub target: Array2<f64>,
+    pub weight: Vec<f64>,
 }
 
 fn dsm_batch(
@@ -192,7 +197,7 @@ fn dsm_batch(
     weighting: Weighting,
     t: Vec<f64>,
     rng: &mut Rng,
-) -> Result<DsmBatch> {
+) -> Result<RegressionBatch> {
     let (n, d) = x0.dim();
     let eps = rng::normals(rng, n, d);
     let mut alpha = Vec::with_capacity(n);
@@ -208,7 +213,7 @@ fn dsm_batch(
     let s = Array1::from(sigma.clone()).insert_axis(Axis(1));
     let x_t = &x0 * &a + &eps * &s;
     let target = param.target(x0, eps.view(), &alpha, &sigma);
-    Ok(DsmBatch {
+    Ok(RegressionBatch {
         x_t,
         t,
         target,
@@ -219,8 +224,8 @@ fn dsm_batch(
 /// Trains `net` by denoising score matching on `data` (`n × d`) under `sde`; a
 /// class-conditional network is trained unconditionally (every label `∅`).
 ///
-/// Errors on bad settings, a data/model dimension mismatch, and — stopping at once, naming
-/// the step — a non-finite loss.
+/// Errors on bad settings, a data/model mismatch (dimension; for images, the pixel range),
+/// and — stopping at once, naming the step — a non-finite loss.
 pub fn train_dsm<N: DenoisingNet + ?Sized>(
     net: &N,
     sde: &dyn ForwardSde,
@@ -238,60 +243,159 @@ pub fn train_dsm_observed<N: DenoisingNet + ?Sized>(
     config: &DsmConfig,
     observe: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainLog> {
-    train_loop(net, sde, data, None, config, observe)
+    fit_regression(
+        net,
+        sde,
+        data,
+        None,
+        config,
+        "DSM",
+        observe,
+        &mut |x0, t, rng| dsm_batch(sde, x0, net.parameterisation(), config.weighting, t, rng),
+    )
 }
 
-/// Trains a class-conditional `net` on `data` with `labels` (one per row, each below
-/// `net.classes()`), replacing each label by `∅` with probability `config.label_dropout`
-/// (seed 002 §6, classifier-free guidance).
-pub fn train_dsm_labelled<N: DenoisingNet + ?Sized>(
+/// Denoising score matching of a class-conditional network (seed 002 §6, classifier-free
+/// guidance; Ho & Salimans 2022): each point is trained with its label `labels[i]`, replaced
+/// by the null label `∅` with probability `p_uncond` (drawn from `config.seed`), so the one
+/// network learns `∇log p_t(x | y)` and `∇log p_t(x)` together.
+///
+/// Errors on a network without classes, a label `≥ classes`, `p_uncond ∉ [0, 1]`, and as
+/// [`train_dsm`].
+pub fn train_dsm_conditional<N: DenoisingNet + ?Sized>(
     net: &N,
     sde: &dyn ForwardSde,
     data: ArrayView2<f64>,
     labels: &[usize],
+    p_uncond: f64,
     config: &DsmConfig,
 ) -> Result<TrainLog> {
-    let classes = net.classes();
-    if classes == 0 {
-        return invalid("labels", "…", "the network is unconditional: use train_dsm");
+    net.label_index(None)?;
+    if !(0.0..=1.0).contains(&p_uncond) {
+        return invalid("p_uncond", p_uncond, "must be a probability in [0, 1]");
     }
     if labels.len() != data.nrows() {
         return Err(Error::Shape(format!(
-            "{} labels for {} data rows",
+            "{} labels for {} data points",
             labels.len(),
             data.nrows()
         )));
     }
-    if let Some(&bad) = labels.iter().find(|&&y| y >= classes) {
-        return invalid("label", bad, format!("must lie in 0..{classes}"));
+    for &y in labels {
+        net.label_index(Some(y))?;
     }
-    train_loop(net, sde, data, Some(labels), config, &mut |_, _| {})
+    let dropout = LabelDropout { labels, p_uncond };
+    fit_regression(
+        net,
+        sde,
+        data,
+        Some(dropout),
+        config,
+        "conditional DSM",
+        &mut |_, _| {},
+        &mut |x0, t, rng| dsm_batch(sde, x0, net.parameterisation(), config.weighting, t, rng),
+    )
 }
 
-fn train_loop<N: DenoisingNet + ?Sized>(
+/// Labels of the data and the probability of replacing one by `∅` in a training step.
+#[derive(Clone, Copy)]
+pub(crate) struct LabelDropout<'a> {
+    pub labels: &'a [usize],
+    pub p_uncond: f64,
+}
+
+/// What a regression batch is made from: the clean points, their times and the generator.
+pub(crate) type MakeBatch<'a> =
+    dyn FnMut(ArrayView2<f64>, Vec<f64>, &mut Rng) -> Result<RegressionBatch> + 'a;
+
+/// The weighted regression `mean_i w_i ‖net(x_t, t[, y]) − target‖²` over `config`'s steps,
+/// times and minibatches, with batches from `make_batch` (DSM here; flow matching in
+/// [`super::flow_matching`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
     net: &N,
     sde: &dyn ForwardSde,
     data: ArrayView2<f64>,
-    labels: Option<&[usize]>,
+    labels: Option<LabelDropout>,
     config: &DsmConfig,
+    what: &str,
     observe: &mut dyn FnMut(usize, f64),
+    make_batch: &mut MakeBatch,
 ) -> Result<TrainLog> {
     if config.time_sampling == TimeSampling::Grid(0) {
         return invalid("TimeSampling::Grid", 0, "needs at least one grid point");
     }
     let t_max = check_span(sde, config.t_eps)?;
+    net.check_data(data)?;
+    let device = net.device().clone();
+    optimise(
+        net.trainable_vars(),
+        data.nrows(),
+        config,
+        what,
+        observe,
+        &mut |rows, rng| {
+            let m = rows.len();
+            let x0 = data.select(Axis(0), rows);
+            let t = draw_times(config.time_sampling, m, config.t_eps, t_max, rng);
+            let b = make_batch(x0.view(), t, rng)?;
+            let x_t = to_tensor(b.x_t.view(), &device)?;
+            let tt = column(&b.t, &device)?;
+            let target = to_tensor(b.target.view(), &device)?;
+            let w = column(&b.weight, &device)?;
+            let out = match labels {
+                None => net.forward_labelled(&x_t, &tt, None)?,
+                Some(LabelDropout { labels, p_uncond }) => {
+                    let null = net.label_index(None)?;
+                    let y: Vec<u32> = rows
+                        .iter()
+                        .map(|&i| {
+                            if rng.random::<f64>() < p_uncond {
+                                null
+                            } else {
+                                labels[i] as u32
+                            }
+                        })
+                        .collect();
+                    let y = Tensor::from_vec(y, m, &device)?;
+                    net.forward_labelled(&x_t, &tt, Some(&y))?
+                }
+            };
+            Ok(((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?)
+        },
+    )
+}
+
+/// A column `m × 1` of `f32` on `device`.
+pub(crate) fn column(values: &[f64], device: &candle_core::Device) -> Result<Tensor> {
+    Ok(Tensor::from_vec(
+        values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+        (values.len(), 1),
+        device,
+    )?)
+}
+
+/// The optimisation loop shared by every training run of the crate (DSM, conditional DSM,
+/// flow matching, the noisy classifier): AdamW with `config.lr` and no weight decay over
+/// `config.steps` steps, each on the rows `config.batch` picks from `0..n` (a seeded
+/// reshuffle per epoch for minibatches), the loss from `loss(rows, rng)`; seeded from
+/// `config.seed`; progress to stdout every `config.log_every` steps. Stops with an error
+/// naming the step at a non-finite loss (`what` names the loss).
+pub(crate) fn optimise(
+    vars: Vec<candle_core::Var>,
+    n: usize,
+    config: &DsmConfig,
+    what: &str,
+    observe: &mut dyn FnMut(usize, f64),
+    loss: &mut dyn FnMut(&[usize], &mut Rng) -> Result<Tensor>,
+) -> Result<TrainLog> {
     positive("lr", config.lr)?;
     if config.steps == 0 {
         return invalid("steps", 0, "need at least one step");
     }
-    if !(0.0..=1.0).contains(&config.label_dropout) {
-        return invalid("label_dropout", config.label_dropout, "must lie in [0, 1]");
-    }
-    let n = data.nrows();
     if n == 0 {
         return invalid("data.nrows()", 0, "need at least one data point");
     }
-    net.check_data(data)?;
     let m = match config.batch {
         Batch::Full => n,
         Batch::Mini(m) if m == 0 || m > n => {
@@ -311,57 +415,29 @@ fn train_loop<N: DenoisingNet + ?Sized>(
         weight_decay: 0.0,
         ..ParamsAdamW::default()
     };
-    let mut opt = AdamW::new(net.trainable_vars(), params)?;
+    let mut opt = AdamW::new(vars, params)?;
     let mut rng = rng::seeded(config.seed);
-    let param = net.parameterisation();
-    let device = net.device().clone();
     let mut order: Vec<usize> = (0..n).collect();
     let mut cursor = n; // forces a shuffle before the first minibatch
     let mut losses = Vec::with_capacity(config.steps);
     let start = Instant::now();
     for step in 1..=config.steps {
-        let rows: Vec<usize> = if m == n {
-            (0..n).collect()
+        let rows = if m == n {
+            &order[..]
         } else {
             if cursor + m > n {
                 order.shuffle(&mut rng);
                 cursor = 0;
             }
             cursor += m;
-            order[cursor - m..cursor].to_vec()
+            &order[cursor - m..cursor]
         };
-        let x0 = data.select(Axis(0), &rows);
-        let t = draw_times(config.time_sampling, m, config.t_eps, t_max, &mut rng);
-        let b = dsm_batch(sde, x0.view(), param, config.weighting, t, &mut rng)?;
-        let x_t = to_tensor(b.x_t.view(), &device)?;
-        let tt = Tensor::from_vec(
-            b.t.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-            (m, 1),
-            &device,
-        )?;
-        let target = to_tensor(b.target.view(), &device)?;
-        let w = Tensor::from_vec(
-            b.weight.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-            (m, 1),
-            &device,
-        )?;
-        let y = labels
-            .map(|l| {
-                let null = net.classes();
-                let p = config.label_dropout;
-                let y: Vec<usize> = rows
-                    .iter()
-                    .map(|&i| if rng.random::<f64>() < p { null } else { l[i] })
-                    .collect();
-                labels_tensor(&y, m, null, &device)
-            })
-            .transpose()?;
-        let out = net.forward_labelled(&x_t, &tt, y.as_ref())?;
-        let loss = ((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?;
+        let rows = rows.to_vec();
+        let loss = loss(&rows, &mut rng)?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
-                "the DSM loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
+                "the {what} loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
                 config.steps, config.lr
             )));
         }

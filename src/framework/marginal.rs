@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 use super::ForwardSde;
 use crate::data::GaussianMixture;
-use crate::sde_basics::Score;
+use crate::sde_basics::{Score, ScoreJacobian};
 use crate::Result;
 
 /// `p_t = Σ_k w_k N(α(t) μ_k, α(t)² Σ_k + σ(t)² I)` for data `p_0` = a Gaussian mixture.
@@ -39,5 +39,22 @@ impl<S: ForwardSde> MixtureMarginal<S> {
 impl<S: ForwardSde> Score for MixtureMarginal<S> {
     fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         self.at(t)?.score(x)
+    }
+}
+
+/// The Hessian of `log p_t` in closed form ([`GaussianMixture::score_hvp`],
+/// [`GaussianMixture::score_laplacian`]): the exact divergence of the PF-ODE velocity.
+impl<S: ForwardSde> ScoreJacobian for MixtureMarginal<S> {
+    fn score_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        self.at(t)?.score_hvp(x, probes)
+    }
+
+    fn score_divergence(&self, x: ArrayView2<f64>, t: f64) -> Result<(Array2<f64>, Array1<f64>)> {
+        self.at(t)?.score_laplacian(x)
     }
 }

@@ -8,13 +8,21 @@
 //! - the exact marginals of mixture data ([`MixtureMarginal`]) and seed 001 §3.1.6's
 //!   closed-form Gaussian example ([`GaussianExample`]);
 //! - denoising score matching for candle networks ([`dsm`]);
-//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores.
+//! - samplers with one interface ([`samplers::Sampler`]) for analytic and learned scores;
+//! - the exact log-likelihood through the PF-ODE ([`likelihood`]) and the PF-ODE as an
+//!   encoder/decoder with latent interpolation ([`encoding`]);
+//! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
+//!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]).
 
 mod affine;
 pub mod dsm;
+pub mod encoding;
+pub mod flow_matching;
 mod forward;
 mod gaussian;
+pub mod guidance;
 mod kernel_lemma;
+pub mod likelihood;
 mod marginal;
 pub mod samplers;
 mod scheduled;

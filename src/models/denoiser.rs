@@ -2,20 +2,25 @@
 //! flattened states `x` (`n × d`), times `t` (`n × 1`) and — for a class-conditional network —
 //! labels `y` to an output in the space of its [`Parameterisation`] (seed 002 §2, §5, §6).
 //!
-//! The MLP [`super::ScoreNet`] (unconditional) and the image [`super::UNet`]
-//! (class-conditional, with a null label for classifier-free guidance) both implement
-//! [`DenoisingNet`], so [`crate::framework::dsm`] has one training loop and
-//! [`LearnedScore`] / [`super::GuidedScore`] one way of turning either into a
-//! [`Score`].
+//! The MLP [`ScoreNet`] and the image [`super::UNet`] both implement [`DenoisingNet`], so
+//! [`crate::framework::dsm`] has one training loop and [`LearnedScore`] one way of turning
+//! either into a [`Score`] (and, for a class-conditional network, into a
+//! [`ConditionalScore`] for classifier-free guidance).
+//!
+//! **Labels.** A class-conditional network has `classes() = Some(k)` and a learned embedding of
+//! `k + 1` rows: labels `0..k` and the null label `∅` of classifier-free guidance. Every
+//! function that takes a label takes `Some(y)` or `None` for `∅`; inside a label tensor
+//! (`u32`) `∅` is the index `k` ([`DenoisingNet::label_index`]).
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
 use super::{to_array, to_tensor, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
+use crate::framework::guidance::ConditionalScore;
 use crate::framework::ForwardSde;
-use crate::sde_basics::Score;
+use crate::sde_basics::{Score, ScoreJacobian};
 use crate::{Error, Result};
 
 /// A network `o_θ(x, t[, y])` trained by denoising score matching.
@@ -23,10 +28,9 @@ pub trait DenoisingNet: Sync {
     /// The dimension `d` of a (flattened) state.
     fn dim(&self) -> usize;
 
-    /// Number of classes it is conditioned on; `0` for an unconditional network. Label
-    /// `classes()` is the null label `∅` of classifier-free guidance.
-    fn classes(&self) -> usize {
-        0
+    /// `Some(k)`: conditional on labels `0..k` and `∅` (index `k`); `None`: unconditional.
+    fn classes(&self) -> Option<usize> {
+        None
     }
 
     /// What the output predicts.
@@ -41,9 +45,27 @@ pub trait DenoisingNet: Sync {
     /// The parameters an optimiser updates.
     fn trainable_vars(&self) -> Vec<Var>;
 
-    /// The raw output for `x` (`n × d`, `f32`), `t` (`n × 1`) and `labels` (`n`, `u32`, the
-    /// null label `classes()` allowed); `None` means unconditional.
+    /// The raw output for `x` (`n × d`, `f32`), `t` (`n × 1`) and label indices `labels`
+    /// (`n`, `u32`, see [`Self::label_index`]); `None`: unconditional (`∅` for every row of a
+    /// class-conditional network). Errors on labels for an unconditional network.
     fn forward_labelled(&self, x: &Tensor, t: &Tensor, labels: Option<&Tensor>) -> Result<Tensor>;
+
+    /// The index of a label in a label tensor: `Some(y)` with `y < k`, or `None` for `∅`
+    /// (index `k`). Errors on an unconditional network or `y ≥ k`.
+    fn label_index(&self, label: Option<usize>) -> Result<u32> {
+        let Some(k) = self.classes() else {
+            return invalid(
+                "classes",
+                "None",
+                "labels need a class-conditional network (classes = Some(k))",
+            );
+        };
+        match label {
+            None => Ok(k as u32),
+            Some(y) if y < k => Ok(y as u32),
+            Some(y) => invalid("label", y, format!("must be < classes = {k} (None is ∅)")),
+        }
+    }
 
     /// Checks a batch of states before it is converted (its dimension; for images, the size).
     fn check_input(&self, x: ArrayView2<f64>) -> Result<()> {
@@ -65,17 +87,49 @@ pub trait DenoisingNet: Sync {
         all_finite("the training data", x0.iter())
     }
 
-    /// The raw output at one time `t` for a batch `x`, as `f64`; `labels` per row (the null
-    /// label `classes()` allowed), `None` for unconditional.
-    fn predict(&self, x: ArrayView2<f64>, t: f64, labels: Option<&[usize]>) -> Result<Array2<f64>> {
+    /// The raw output at one time `t` for a batch `x`, as `f64`, one label per row
+    /// (`None`: `∅`).
+    fn output_per_row(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        labels: &[Option<usize>],
+    ) -> Result<Array2<f64>> {
+        self.check_input(x)?;
+        if labels.len() != x.nrows() {
+            return Err(Error::Shape(format!(
+                "{} labels for a batch of {} rows",
+                labels.len(),
+                x.nrows()
+            )));
+        }
+        let y = labels
+            .iter()
+            .map(|&l| self.label_index(l))
+            .collect::<Result<Vec<u32>>>()?;
+        let device = self.device();
+        let y = Tensor::from_vec(y, x.nrows(), device)?;
+        let xt = to_tensor(x, device)?;
+        let tt = Tensor::full(t as f32, (x.nrows(), 1), device)?;
+        to_array(&self.forward_labelled(&xt, &tt, Some(&y))?)
+    }
+
+    /// The raw output at one time `t` for a batch `x`, as `f64`, given one label for every
+    /// row; `None` is unconditional (`∅` for a class-conditional network).
+    fn output_labelled(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>> {
+        if label.is_some() {
+            return self.output_per_row(x, t, &vec![label; x.nrows()]);
+        }
         self.check_input(x)?;
         let device = self.device();
         let xt = to_tensor(x, device)?;
         let tt = Tensor::full(t as f32, (x.nrows(), 1), device)?;
-        let y = labels
-            .map(|l| labels_tensor(l, x.nrows(), self.classes(), device))
-            .transpose()?;
-        to_array(&self.forward_labelled(&xt, &tt, y.as_ref())?)
+        to_array(&self.forward_labelled(&xt, &tt, None)?)
     }
 
     /// Number of trainable scalars.
@@ -84,73 +138,9 @@ pub trait DenoisingNet: Sync {
     }
 }
 
-/// Labels as a `u32` tensor, checked: `n` of them, each `≤ classes` (`classes` is `∅`), and
-/// only for a conditional network.
-pub(crate) fn labels_tensor(
-    labels: &[usize],
-    n: usize,
-    classes: usize,
-    device: &Device,
-) -> Result<Tensor> {
-    if classes == 0 {
-        return invalid(
-            "labels",
-            format!("{} labels", labels.len()),
-            "this network is unconditional: pass no labels",
-        );
-    }
-    if labels.len() != n {
-        return Err(Error::Shape(format!(
-            "{} labels for a batch of {n} rows",
-            labels.len()
-        )));
-    }
-    if let Some(&bad) = labels.iter().find(|&&y| y > classes) {
-        return invalid(
-            "label",
-            bad,
-            format!("must lie in 0..{classes} (or {classes}, the null label ∅)"),
-        );
-    }
-    let v: Vec<u32> = labels.iter().map(|&y| y as u32).collect();
-    Ok(Tensor::from_vec(v, n, device)?.to_dtype(DType::U32)?)
-}
-
-impl DenoisingNet for ScoreNet {
-    fn dim(&self) -> usize {
-        self.config().dim
-    }
-
-    fn parameterisation(&self) -> Parameterisation {
-        self.config().parameterisation
-    }
-
-    fn device(&self) -> &Device {
-        ScoreNet::device(self)
-    }
-
-    fn varmap(&self) -> &VarMap {
-        ScoreNet::varmap(self)
-    }
-
-    fn trainable_vars(&self) -> Vec<Var> {
-        ScoreNet::trainable_vars(self)
-    }
-
-    fn forward_labelled(&self, x: &Tensor, t: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
-        if labels.is_some() {
-            return invalid(
-                "labels",
-                "Some(…)",
-                "ScoreNet is unconditional: pass no labels",
-            );
-        }
-        self.forward(x, t)
-    }
-}
-
-/// A trained network as the score of `sde`'s marginals: `s(x, t)` from the network's
-/// (unconditional) output through its [`Parameterisation`] and `sde.marginal_mean_std(t)`.
+/// A trained network as the score of `sde`'s marginals: `s(x, t)` from the network's output
+/// through its [`Parameterisation`] and `sde.marginal_mean_std(t)` — unconditional as a
+/// [`Score`], given a label as a [`ConditionalScore`].
 pub struct LearnedScore<'a, S, N: ?Sized = ScoreNet> {
     /// The network.
     pub net: &'a N,
@@ -163,12 +153,85 @@ impl<'a, S: ForwardSde, N: DenoisingNet + ?Sized> LearnedScore<'a, S, N> {
     pub fn new(net: &'a N, sde: S) -> Self {
         Self { net, sde }
     }
+
+    /// The score given a label of a class-conditional network (`None`: `∅`, the
+    /// unconditional score, the same as [`Score::score`]).
+    pub fn labelled_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>> {
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        let o = self.net.output_labelled(x, t, label)?;
+        Ok(self.net.parameterisation().to_score(&o, x, alpha, sigma))
+    }
 }
 
 impl<S: ForwardSde, N: DenoisingNet + ?Sized> Score for LearnedScore<'_, S, N> {
     fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+        self.labelled_score(x, t, None)
+    }
+}
+
+/// A class-conditional network (`classes = Some(k)`); an unconditional one has 0 classes, so
+/// every label is an error.
+impl<S: ForwardSde, N: DenoisingNet + ?Sized> ConditionalScore for LearnedScore<'_, S, N> {
+    fn classes(&self) -> usize {
+        self.net.classes().unwrap_or(0)
+    }
+
+    fn conditional_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>> {
+        self.labelled_score(x, t, label)
+    }
+
+    /// `(1 + w) s(x, t, y) − w s(x, t, ∅)` with both halves in one forward pass of `2n` rows.
+    fn guided_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: usize,
+        w: f64,
+    ) -> Result<Array2<f64>> {
+        let n = x.nrows();
         let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
-        let o = self.net.predict(x, t, None)?;
-        Ok(self.net.parameterisation().to_score(&o, x, alpha, sigma))
+        let both = concatenate(Axis(0), &[x, x]).map_err(|e| Error::Shape(e.to_string()))?;
+        let mut labels = vec![Some(label); n];
+        labels.extend(std::iter::repeat_n(None, n));
+        let o = self.net.output_per_row(both.view(), t, &labels)?;
+        let score = self
+            .net
+            .parameterisation()
+            .to_score(&o, both.view(), alpha, sigma);
+        let cond = score.slice(s![..n, ..]);
+        let uncond = score.slice(s![n.., ..]);
+        Ok(&cond * (1.0 + w) - &(&uncond * w))
+    }
+}
+
+/// `vᵀ ∂s/∂x = a vᵀ ∂o/∂x + b v` with the parameterisation's `(a, b)`
+/// ([`Parameterisation::score_coefficients`]) and the network's VJPs ([`ScoreNet::output_vjp`]).
+impl<S: ForwardSde> ScoreJacobian for LearnedScore<'_, S, ScoreNet> {
+    fn score_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        let param = self.net.config().parameterisation;
+        let (a, b) = param.score_coefficients(alpha, sigma);
+        let (o, products) = self.net.output_vjp(x, t, probes)?;
+        let products = products
+            .into_iter()
+            .zip(probes)
+            .map(|(p, v)| p * a + &(v * b))
+            .collect();
+        Ok((param.to_score(&o, x, alpha, sigma), products))
     }
 }

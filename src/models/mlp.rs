@@ -4,10 +4,14 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
+use super::kernels::{affine, silu};
 use crate::error::invalid;
 use crate::Result;
 
 /// `Linear → SiLU → … → Linear` through the given layer widths.
+///
+/// The affine maps and the SiLU are [`super::kernels`]' fused CPU kernels (candle's own ops on
+/// other devices); the parameters are candle-nn `Linear`s (`layerK.weight`, `layerK.bias`).
 #[derive(Debug, Clone)]
 pub struct Mlp {
     layers: Vec<Linear>,
@@ -33,9 +37,17 @@ impl Module for Mlp {
         let (last, hidden) = self.layers.split_last().expect("at least one layer");
         let mut h = x.clone();
         for layer in hidden {
-            h = layer.forward(&h)?.silu()?;
+            h = silu(&layer_forward(layer, &h)?)?;
         }
-        last.forward(&h)
+        layer_forward(last, &h)
+    }
+}
+
+/// `h Wᵀ + b`, what `Linear::forward` computes, as one fused kernel.
+fn layer_forward(layer: &Linear, h: &Tensor) -> candle_core::Result<Tensor> {
+    match layer.bias() {
+        Some(b) if h.rank() == 2 => affine(h, layer.weight(), b),
+        _ => layer.forward(h),
     }
 }
 

@@ -8,20 +8,28 @@
 //!   score itself, the clean data `x_0`, or the velocity `v = α ε − σ x_0` — converted to a
 //!   score with the forward SDE's `(α, σ)` in [`Parameterisation::to_score`].
 //!
-//! [`super::LearnedScore`] wraps a network and a forward SDE into a [`Score`], so every sampler of
-//! chapter 4 runs the network exactly as it runs the closed-form score.
+//! [`super::LearnedScore`] wraps a network and a forward SDE into a
+//! [`crate::sde_basics::Score`], so every sampler of chapter 4 runs the network exactly as it
+//! runs the closed-form score.
+//!
+//! With [`ScoreNetConfig::classes`] `= Some(k)` the network is class-conditional (seed 002 §6,
+//! classifier-free guidance): a learned label embedding of `k + 1` rows — the last one the
+//! null label `∅` — enters beside the time embedding, `net(x, t, y) = MLP([x, emb(t), emb(y)])`;
+//! [`ScoreNet::forward`] then uses `∅`, so the unconditional score is the same call as for an
+//! unconditional network. Labels follow [`super::DenoisingNet`]'s convention (`Some(y)` or
+//! `None` for `∅`; index `classes` inside a label tensor), as in [`super::UNet`].
 //!
 //! Note for the integrator: chapter 3's `smld::embeddings` provides the embeddings as
 //! candle modules; [`TimeEmbedding`] keeps small internal ones behind an enum until then.
 
 use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::{Embedding, VarBuilder, VarMap};
 use ndarray::{Array2, ArrayView2};
-use rand_distr::{Distribution, StandardNormal};
 
-use super::Mlp;
+use super::init::{initialise, Fill};
+use super::{to_array, to_tensor, DenoisingNet, Mlp};
 use crate::error::{invalid, positive};
-use crate::Result;
+use crate::{Error, Result};
 
 /// How `t` enters the network.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,13 +88,25 @@ impl Parameterisation {
         alpha: f64,
         sigma: f64,
     ) -> Array2<f64> {
+        let (a, b) = self.score_coefficients(alpha, sigma);
+        if b == 0.0 {
+            o * a
+        } else {
+            o * a + &x * b
+        }
+    }
+
+    /// `(a, b)` with score `= a o + b x`: every parameterisation is affine in the output and
+    /// the state — `ε`: `(−1/σ, 0)`; score: `(1, 0)`; `x_0`: `(α/σ², −1/σ²)`;
+    /// `v`: `(−α/(σ(α²+σ²)), −1/(α²+σ²))`. So `∂s/∂x = a ∂o/∂x + b I`.
+    pub fn score_coefficients(self, alpha: f64, sigma: f64) -> (f64, f64) {
         match self {
-            Parameterisation::Epsilon => o / -sigma,
-            Parameterisation::Score => o.clone(),
-            Parameterisation::X0 => (o * alpha - x) / (sigma * sigma),
+            Parameterisation::Epsilon => (-1.0 / sigma, 0.0),
+            Parameterisation::Score => (1.0, 0.0),
+            Parameterisation::X0 => (alpha / (sigma * sigma), -1.0 / (sigma * sigma)),
             Parameterisation::V => {
-                let eps = (&x * sigma + &(o * alpha)) / (alpha * alpha + sigma * sigma);
-                eps / -sigma
+                let n = alpha * alpha + sigma * sigma;
+                (-alpha / (sigma * n), -1.0 / n)
             }
         }
     }
@@ -136,6 +156,9 @@ pub struct ScoreNetConfig {
     pub embedding: TimeEmbedding,
     /// What the output predicts.
     pub parameterisation: Parameterisation,
+    /// `Some(k)`: conditional on a label `y ∈ {0, …, k−1}` or the null label `∅` (index `k`),
+    /// through a learned embedding as wide as the time embedding; `None`: unconditional.
+    pub classes: Option<usize>,
 }
 
 impl ScoreNetConfig {
@@ -147,6 +170,7 @@ impl ScoreNetConfig {
             hidden: vec![128, 128, 128],
             embedding: TimeEmbedding::Mlp { dim: 64 },
             parameterisation: Parameterisation::Epsilon,
+            classes: None,
         }
     }
 }
@@ -163,11 +187,15 @@ pub struct ScoreNet {
     varmap: VarMap,
     device: Device,
     embed: Embedder,
+    /// The label embedding of a class-conditional network (`classes + 1` rows, the last `∅`).
+    labels: Option<Embedding>,
     net: Mlp,
 }
 
 /// Name of the fixed Fourier frequencies in the var map (saved, never trained).
 const FOURIER_VAR: &str = "temb.fourier_b";
+/// Name of the label embedding's table.
+const LABEL_VAR: &str = "yemb.weight";
 
 impl ScoreNet {
     /// A network with `config` on `device`, initialised from `seed` (PyTorch's default
@@ -183,6 +211,9 @@ impl ScoreNet {
                 format!("embedding {e}, hidden {:?}", config.hidden),
                 "must be > 0",
             );
+        }
+        if device.is_cpu() {
+            super::device::keep_freed_buffers();
         }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
@@ -220,38 +251,32 @@ impl ScoreNet {
                 Embedder::Fixed(Tensor::from_vec(w, (1, half), device)?)
             }
         };
-        let mut dims = vec![config.dim + e];
+        let labels = match config.classes {
+            Some(0) => return invalid("classes", 0, "a conditional network needs ≥ 1 class"),
+            Some(k) => Some(candle_nn::embedding(k + 1, e, vb.pp("yemb"))?),
+            None => None,
+        };
+        let mut dims = vec![config.dim + e + labels.as_ref().map_or(0, |_| e)];
         dims.extend(&config.hidden);
         dims.push(config.dim);
         let net = Mlp::new(vb.pp("net"), &dims)?;
-        let out = Self {
+        // Fourier frequencies N(0, scale²), label embeddings N(0, 1) (PyTorch's default).
+        let scale = match config.embedding {
+            TimeEmbedding::GaussianFourier { scale, .. } => scale,
+            _ => 1.0,
+        };
+        initialise(&varmap, device, seed, |name| match name {
+            FOURIER_VAR => Some(Fill::Normal(scale)),
+            LABEL_VAR => Some(Fill::Normal(1.0)),
+            _ => None,
+        })?;
+        Ok(Self {
             config,
             varmap,
             device: device.clone(),
             embed,
+            labels,
             net,
-        };
-        out.initialise(seed)?;
-        Ok(out)
-    }
-
-    /// Seeded initialisation ([`super::init::initialise`]): fan-in uniform weights, and
-    /// `N(0, scale²)` Fourier frequencies.
-    fn initialise(&self, seed: u64) -> Result<()> {
-        let scale = match self.config.embedding {
-            TimeEmbedding::GaussianFourier { scale, .. } => scale,
-            _ => 1.0,
-        };
-        super::init::initialise(&self.varmap, &self.device, seed, |name, count, rng| {
-            (name == FOURIER_VAR).then(|| {
-                (0..count)
-                    .map(|_| {
-                        (scale
-                            * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng))
-                            as f32
-                    })
-                    .collect()
-            })
         })
     }
 
@@ -286,8 +311,13 @@ impl ScoreNet {
         self.trainable_vars().iter().map(|v| v.elem_count()).sum()
     }
 
-    /// The raw output for `x` (`n × d`) and times `t` (`n × 1`), as candle tensors.
+    /// The raw output for `x` (`n × d`) and times `t` (`n × 1`), as candle tensors; a
+    /// class-conditional network is given the null label `∅` (its unconditional output).
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> Result<Tensor> {
+        self.forward_labelled(x, t, None)
+    }
+
+    fn forward_parts(&self, x: &Tensor, t: &Tensor, label: Option<Tensor>) -> Result<Tensor> {
         let emb = match &self.embed {
             Embedder::Mlp(m) => m.forward(t)?,
             Embedder::Fixed(w) => {
@@ -295,11 +325,98 @@ impl ScoreNet {
                 Tensor::cat(&[arg.sin()?, arg.cos()?], 1)?
             }
         };
-        Ok(self.net.forward(&Tensor::cat(&[x, &emb], 1)?)?)
+        let input = match label {
+            Some(y) => Tensor::cat(&[x, &emb, &y], 1)?,
+            None => Tensor::cat(&[x, &emb], 1)?,
+        };
+        Ok(self.net.forward(&input)?)
     }
 
-    /// The raw output at one time `t` for a batch `x`, as `f64`.
+    /// The raw output at one time `t` for a batch `x`, as `f64` (`∅` for a class-conditional
+    /// network; [`DenoisingNet::output_labelled`] for a label).
     pub fn output(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        super::DenoisingNet::predict(self, x, t, None)
+        self.output_labelled(x, t, None)
+    }
+}
+
+impl ScoreNet {
+    /// The raw output `o(x, t)` and, for every probe batch `v` (`n × d`), the
+    /// vector–Jacobian products `vᵢᵀ ∂o/∂x (xᵢ)`: one forward pass that keeps the graph,
+    /// then one backward pass of `Σᵢ vᵢ · o(xᵢ)` per probe (candle has no double backward;
+    /// a VJP needs none). The divergence of the PF-ODE velocity is built from these
+    /// (seed 001 §3.2.2, [`crate::framework::likelihood`]).
+    pub fn output_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        self.check_input(x)?;
+        if let Some(v) = probes.iter().find(|v| v.dim() != x.dim()) {
+            return Err(Error::Shape(format!(
+                "a probe is {:?}, the batch is {:?}",
+                v.dim(),
+                x.dim()
+            )));
+        }
+        let xv = Var::from_tensor(&to_tensor(x, &self.device)?)?;
+        let tt = Tensor::full(t as f32, (x.nrows(), 1), &self.device)?;
+        let o = self.forward(xv.as_tensor(), &tt)?;
+        let products = probes
+            .iter()
+            .map(|v| {
+                let grads = (&o * to_tensor(*v, &self.device)?)?.sum_all()?.backward()?;
+                match grads.get(&xv) {
+                    Some(g) => to_array(g),
+                    // The output does not depend on x (impossible for this architecture).
+                    None => Ok(Array2::zeros(x.dim())),
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok((to_array(&o)?, products))
+    }
+}
+
+impl DenoisingNet for ScoreNet {
+    fn dim(&self) -> usize {
+        self.config.dim
+    }
+
+    fn classes(&self) -> Option<usize> {
+        self.config.classes
+    }
+
+    fn parameterisation(&self) -> Parameterisation {
+        self.config.parameterisation
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    fn trainable_vars(&self) -> Vec<Var> {
+        ScoreNet::trainable_vars(self)
+    }
+
+    /// `MLP([x, emb(t)])`, or `MLP([x, emb(t), emb(y)])` with `∅` for `None` when
+    /// class-conditional.
+    fn forward_labelled(&self, x: &Tensor, t: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
+        match (&self.labels, labels) {
+            (Some(table), Some(y)) => self.forward_parts(x, t, Some(table.forward(y)?)),
+            (Some(table), None) => {
+                let null = Tensor::full(self.label_index(None)?, x.dim(0)?, &self.device)?;
+                self.forward_parts(x, t, Some(table.forward(&null)?))
+            }
+            (None, None) => self.forward_parts(x, t, None),
+            (None, Some(_)) => invalid(
+                "classes",
+                "None",
+                "labels need a class-conditional network (ScoreNetConfig::classes = Some(k))",
+            ),
+        }
     }
 }

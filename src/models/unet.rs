@@ -30,6 +30,8 @@ use candle_nn::{
 };
 use ndarray::ArrayView2;
 
+use super::init::{initialise, Fill};
+use super::kernels::silu;
 use super::{DenoisingNet, Parameterisation};
 use crate::error::invalid;
 use crate::smld::SinusoidalEmbedding;
@@ -44,8 +46,10 @@ pub struct UNetConfig {
     pub channels: usize,
     /// Width of the time (and class) embedding `e`.
     pub embed_dim: usize,
-    /// Number of classes (`0`: unconditional; the null label is `classes`).
-    pub classes: usize,
+    /// `Some(k)`: conditional on a label `y ∈ {0, …, k−1}` or the null label `∅` (index `k`),
+    /// through a learned embedding added to the time embedding; `None`: unconditional (as
+    /// [`super::ScoreNetConfig::classes`]).
+    pub classes: Option<usize>,
     /// Groups of every GroupNorm.
     pub groups: usize,
 }
@@ -57,7 +61,7 @@ impl UNetConfig {
             side: crate::data::digits::SIDE,
             channels: 16,
             embed_dim: 64,
-            classes: crate::data::digits::CLASSES,
+            classes: Some(crate::data::digits::CLASSES),
             groups: 8,
         }
     }
@@ -76,6 +80,9 @@ impl UNetConfig {
                 self.channels,
                 format!("must be a positive multiple of groups = {}", self.groups),
             );
+        }
+        if self.classes == Some(0) {
+            return invalid("classes", 0, "a conditional network needs ≥ 1 class");
         }
         if self.embed_dim < 2 || self.embed_dim % 2 == 1 {
             return invalid("embed_dim", self.embed_dim, "must be even and ≥ 2");
@@ -122,10 +129,10 @@ impl ResBlock {
     }
 
     fn forward(&self, x: &Tensor, e: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
-        let shift = self.emb.forward(&e.silu()?)?.unsqueeze(2)?.unsqueeze(3)?;
+        let h = self.conv1.forward(&silu(&self.norm1.forward(x)?)?)?;
+        let shift = self.emb.forward(&silu(e)?)?.unsqueeze(2)?.unsqueeze(3)?;
         let h = h.broadcast_add(&shift)?;
-        let h = self.conv2.forward(&self.norm2.forward(&h)?.silu()?)?;
+        let h = self.conv2.forward(&silu(&self.norm2.forward(&h)?)?)?;
         match &self.skip {
             Some(s) => h + s.forward(x)?,
             None => h + x,
@@ -155,10 +162,14 @@ pub struct UNet {
 }
 
 impl UNet {
-    /// A U-Net with `config` on `device`, initialised from `seed` (PyTorch's fan-in uniform
-    /// for convolutions, linear layers and the class table; GroupNorm scale 1, shift 0).
+    /// A U-Net with `config` on `device`, initialised from `seed` (PyTorch's defaults: fan-in
+    /// uniform for convolutions and linear layers, `N(0, 1)` for the class table as for
+    /// [`super::ScoreNet`]'s; GroupNorm scale 1, shift 0).
     pub fn new(config: UNetConfig, device: &Device, seed: u64) -> Result<Self> {
         config.check()?;
+        if device.is_cpu() {
+            super::device::keep_freed_buffers();
+        }
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let (c, e) = (config.channels, config.embed_dim);
@@ -168,8 +179,9 @@ impl UNet {
                 linear(e, e, vb.pp("time.0"))?,
                 linear(e, e, vb.pp("time.1"))?,
             ),
-            class_emb: (config.classes > 0)
-                .then(|| embedding(config.classes + 1, e, vb.pp("class")))
+            class_emb: config
+                .classes
+                .map(|k| embedding(k + 1, e, vb.pp("class")))
                 .transpose()?,
             conv_in: conv(1, c, 3, 1, vb.pp("conv_in"))?,
             res_full: ResBlock::new(c, c, &config, vb.pp("down.0"))?,
@@ -185,11 +197,12 @@ impl UNet {
             varmap,
             device: device.clone(),
         };
-        super::init::initialise(&net.varmap, device, seed, |name, count, _| {
+        initialise(&net.varmap, device, seed, |name| {
             let norm = name.contains("norm");
-            match name.rsplit('.').next() {
-                Some("weight") if norm => Some(vec![1.0; count]),
-                Some("bias") if norm => Some(vec![0.0; count]),
+            match name {
+                "class.weight" => Some(Fill::Normal(1.0)),
+                _ if norm && name.ends_with(".weight") => Some(Fill::Const(1.0)),
+                _ if norm && name.ends_with(".bias") => Some(Fill::Const(0.0)),
                 _ => None,
             }
         })?;
@@ -224,11 +237,11 @@ impl UNet {
         let mut e = self
             .time_mlp
             .1
-            .forward(&self.time_mlp.0.forward(&temb)?.silu()?)?;
-        if let Some(table) = &self.class_emb {
+            .forward(&silu(&self.time_mlp.0.forward(&temb)?)?)?;
+        if let (Some(table), Some(k)) = (&self.class_emb, self.config.classes) {
             let y = match labels {
                 Some(y) => y.clone(),
-                None => Tensor::full(self.config.classes as u32, b, &self.device)?,
+                None => Tensor::full(k as u32, b, &self.device)?,
             };
             e = (e + table.forward(&y)?)?;
         } else if labels.is_some() {
@@ -246,7 +259,7 @@ impl UNet {
         let u = self.up_half.forward(&u, &e)?;
         let u = Tensor::cat(&[&u.upsample_nearest2d(s, s)?, &h1], 1)?;
         let u = self.up_full.forward(&u, &e)?;
-        Ok(self.conv_out.forward(&self.norm_out.forward(&u)?.silu()?)?)
+        Ok(self.conv_out.forward(&silu(&self.norm_out.forward(&u)?)?)?)
     }
 }
 
@@ -255,7 +268,7 @@ impl DenoisingNet for UNet {
         self.config.side * self.config.side
     }
 
-    fn classes(&self) -> usize {
+    fn classes(&self) -> Option<usize> {
         self.config.classes
     }
 

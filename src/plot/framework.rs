@@ -95,7 +95,7 @@ pub struct DensityPanel2d {
     pub z: Vec<Vec<f64>>,
 }
 
-fn axis_pair(layout: Layout, i: usize, x: Axis, y: Axis) -> Layout {
+pub(super) fn axis_pair(layout: Layout, i: usize, x: Axis, y: Axis) -> Layout {
     match i {
         0 => layout.x_axis(x).y_axis(y),
         1 => layout.x_axis2(x).y_axis2(y),
@@ -115,14 +115,7 @@ impl DensityPanel2d {
         ys: &[f64],
         log_density: impl Fn(ArrayView2<f64>) -> Result<Array1<f64>>,
     ) -> Result<Self> {
-        let points = Array2::from_shape_fn((xs.len() * ys.len(), 2), |(k, c)| {
-            if c == 0 {
-                xs[k % xs.len()]
-            } else {
-                ys[k / xs.len()]
-            }
-        });
-        let values = log_density(points.view())?;
+        let values = log_density(grid_2d(xs, ys).view())?;
         let z = (0..ys.len())
             .map(|j| {
                 (0..xs.len())
@@ -137,6 +130,119 @@ impl DensityPanel2d {
             z,
         })
     }
+}
+
+/// The grid `xs × ys` as points, one per row, `xs` fastest: row `j·len(xs) + i` is
+/// `(xs[i], ys[j])` — the order [`DensityPanel2d`] and [`log_density_pair`] read values in.
+pub fn grid_2d(xs: &[f64], ys: &[f64]) -> Array2<f64> {
+    Array2::from_shape_fn((xs.len() * ys.len(), 2), |(k, c)| {
+        if c == 0 {
+            xs[k % xs.len()]
+        } else {
+            ys[k / xs.len()]
+        }
+    })
+}
+
+/// Three heatmaps of log-densities on the grid `xs × ys` (values in [`grid_2d`]'s order): the
+/// true `log p`, the one computed through the PF-ODE, and their difference (seed 001 §3.2.2).
+pub fn log_density_pair(
+    title: &str,
+    xs: &[f64],
+    ys: &[f64],
+    truth: &[f64],
+    computed: &[f64],
+) -> Result<Plot> {
+    let cells = xs.len() * ys.len();
+    if truth.len() != cells || computed.len() != cells {
+        return Err(Error::Shape(format!(
+            "a {}×{} grid has {cells} cells; got {} true and {} computed values",
+            xs.len(),
+            ys.len(),
+            truth.len(),
+            computed.len()
+        )));
+    }
+    let rows = |v: Vec<f64>| v.chunks(xs.len()).map(<[f64]>::to_vec).collect();
+    let diff = truth.iter().zip(computed).map(|(a, b)| b - a).collect();
+    let panel = |label: &str, z| super::Heat {
+        x_label: format!("x₁ — {label}"),
+        x: xs.to_vec(),
+        y: ys.to_vec(),
+        z,
+    };
+    super::heatmaps(
+        title,
+        "x₂",
+        &[
+            panel("true log p", rows(truth.to_vec())),
+            panel("PF-ODE log p", rows(computed.to_vec())),
+            panel("computed − true", rows(diff)),
+        ],
+    )
+}
+
+/// One interpolation strip of [`interpolation_paths`]: `(label, colour, latents, decoded)`.
+pub type Strip2d<'a> = (&'a str, &'a str, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+/// Latent interpolation (seed 004 §3): on the left the latents at `T` (prior draws in grey,
+/// each strip's latents as a line with markers), on the right the data at `ε` (data in grey,
+/// each strip's decoded points). A strip is `(label, colour, latents, decoded)`.
+pub fn interpolation_paths(
+    title: &str,
+    prior: &[(f64, f64)],
+    data: &[(f64, f64)],
+    strips: &[Strip2d],
+) -> Plot {
+    let mut plot = Plot::new();
+    let xy = |p: &[(f64, f64)]| -> (Vec<f64>, Vec<f64>) { p.iter().copied().unzip() };
+    for (k, cloud) in [prior, data].into_iter().enumerate() {
+        let (x, y) = xy(cloud);
+        plot.add_trace(
+            Scatter::new(x, y)
+                .mode(Mode::Markers)
+                .marker(Marker::new().size(3).color("#BBBBBB"))
+                .name(if k == 0 { "prior draws" } else { "data" })
+                .x_axis(format!("x{}", k + 1))
+                .y_axis(format!("y{}", k + 1)),
+        );
+    }
+    for (label, colour, latents, decoded) in strips {
+        for (k, pts) in [latents, decoded].into_iter().enumerate() {
+            let (x, y) = xy(pts);
+            plot.add_trace(
+                Scatter::new(x, y)
+                    .mode(Mode::LinesMarkers)
+                    .line(Line::new().color(colour.to_string()).width(1.5))
+                    .marker(Marker::new().size(6).color(colour.to_string()))
+                    .name(*label)
+                    .legend_group(*label)
+                    .show_legend(k == 0)
+                    .x_axis(format!("x{}", k + 1))
+                    .y_axis(format!("y{}", k + 1)),
+            );
+        }
+    }
+    let mut lay = Layout::new().title(title).height(420).grid(
+        LayoutGrid::new()
+            .rows(1)
+            .columns(2)
+            .pattern(GridPattern::Independent),
+    );
+    lay = axis_pair(
+        lay,
+        0,
+        Axis::new().title("latent z₁ (t = T)"),
+        Axis::new().title("z₂"),
+    );
+    lay = axis_pair(
+        lay,
+        1,
+        Axis::new().title("data x₁ (t = ε)"),
+        Axis::new().title("x₂"),
+    );
+    plot.set_layout(lay);
+    plot
 }
 
 /// Side-by-side contour plots of 2-D densities (seed 001 fig. 4), at most six panels.

@@ -17,6 +17,7 @@ pub use fields::score_fields;
 pub use images::{image_grids, ImagePanel};
 pub mod appendix;
 pub mod framework;
+pub mod guidance;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -17,5 +17,5 @@ mod sde;
 pub mod wiener;
 
 pub use reverse::{ProbabilityFlow, ReverseSde};
-pub use score::{Score, ScoreFn};
+pub use score::{Score, ScoreFn, ScoreJacobian};
 pub use sde::{Diffusion, Sde};

@@ -4,7 +4,7 @@
 //! Analytic scores (Gaussians, mixtures pushed through a forward SDE) and learned candle
 //! networks implement the same trait, so a sampler never knows which one it is given.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::Result;
 
@@ -29,5 +29,53 @@ where
 {
     fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
         (self.0)(x, t)
+    }
+}
+
+/// A score whose Jacobian `∂s/∂x` (the Hessian of `log p_t`) can be applied: what the exact
+/// log-likelihood of the probability-flow ODE needs, `∇·s = tr ∂s/∂x` (seed 001 §3.2.2).
+///
+/// Closed-form scores (Gaussian mixtures pushed through a forward SDE) give the products
+/// exactly; a candle network gives them by backpropagation, one backward pass per probe.
+pub trait ScoreJacobian: Score {
+    /// The score `s(x, t)` and, for every probe batch `v` (`n × d`, like `x`), the
+    /// vector–Jacobian products `vᵢᵀ ∂s/∂x (xᵢ)`, one row per particle.
+    fn score_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)>;
+
+    /// The score and its divergence `∇·s = tr ∂s/∂x` per particle. The default takes `d`
+    /// vector–Jacobian products with the basis vectors `e_k` and sums their `k`-th entries;
+    /// closed forms override it.
+    fn score_divergence(&self, x: ArrayView2<f64>, t: f64) -> Result<(Array2<f64>, Array1<f64>)> {
+        let (n, d) = x.dim();
+        let basis: Vec<Array2<f64>> = (0..d)
+            .map(|k| Array2::from_shape_fn((n, d), |(_, j)| if j == k { 1.0 } else { 0.0 }))
+            .collect();
+        let views: Vec<ArrayView2<f64>> = basis.iter().map(|b| b.view()).collect();
+        let (s, products) = self.score_vjp(x, t, &views)?;
+        let mut div = Array1::zeros(n);
+        for (k, p) in products.iter().enumerate() {
+            div += &p.column(k);
+        }
+        Ok((s, div))
+    }
+}
+
+impl<S: ScoreJacobian + ?Sized> ScoreJacobian for &S {
+    fn score_vjp(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        probes: &[ArrayView2<f64>],
+    ) -> Result<(Array2<f64>, Vec<Array2<f64>>)> {
+        (**self).score_vjp(x, t, probes)
+    }
+
+    fn score_divergence(&self, x: ArrayView2<f64>, t: f64) -> Result<(Array2<f64>, Array1<f64>)> {
+        (**self).score_divergence(x, t)
     }
 }

@@ -37,6 +37,7 @@ pub use exp_pc::ExpPc;
 pub use hybrid::Hybrid;
 pub use pf_ode::{PfMethod, PfOde};
 pub use predictor_corrector::PredictorCorrector;
+pub(crate) use schedule::check_span;
 pub use schedule::{Schedule, Spacing, DEFAULT_EPS};
 pub use sweep::{nfe_quality_sweep, nfe_to_reach, Family, SweepRow};
 
