@@ -43,6 +43,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod models;
 pub mod plot;
+pub mod real;
 pub mod rng;
 pub mod sde_basics;
 pub mod smld;
@@ -62,6 +63,7 @@ pub mod prelude {
     pub use crate::data::GaussianMixture;
     pub use crate::framework::{ForwardSde, MixtureMarginal, VpSde};
     pub use crate::plot;
+    pub use crate::real::Real;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
     pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};
