@@ -66,37 +66,42 @@ unsafe fn fill_normals_f32_avx2(rng: &mut Rng, out: &mut [f32]) {
 
 #[inline(always)]
 fn fill_normals_f32_kernel<const FMA: bool>(rng: &mut Rng, out: &mut [f32]) {
-    let mut bits = [0_u64; BM_PAIRS];
+    // The two halves of each draw in separate arrays, so that the transform runs on 32-bit lanes.
+    let (mut lo, mut hi) = ([0_u32; BM_PAIRS], [0_u32; BM_PAIRS]);
+    let mut draw = |lo: &mut [u32; BM_PAIRS], hi: &mut [u32; BM_PAIRS]| {
+        for (l, h) in lo.iter_mut().zip(hi.iter_mut()) {
+            let b = rng.next_u64();
+            (*l, *h) = (b as u32, (b >> 32) as u32);
+        }
+    };
     let mut chunks = out.chunks_exact_mut(2 * BM_PAIRS);
     for block in &mut chunks {
-        bits.iter_mut().for_each(|b| *b = rng.next_u64());
-        box_muller_block::<FMA>(&bits, block);
+        draw(&mut lo, &mut hi);
+        box_muller_block::<FMA>(&lo, &hi, block);
     }
     let rest = chunks.into_remainder();
     if !rest.is_empty() {
         let mut block = [0.0_f32; 2 * BM_PAIRS];
-        bits.iter_mut().for_each(|b| *b = rng.next_u64());
-        box_muller_block::<FMA>(&bits, &mut block);
+        draw(&mut lo, &mut hi);
+        box_muller_block::<FMA>(&lo, &hi, &mut block);
         rest.copy_from_slice(&block[..rest.len()]);
     }
 }
 
-/// `out[i]`, `out[i + 64]`: the pair of normals made from `bits[i]` (see [`fill_normals_f32`]).
+/// `out[i]`, `out[i + 64]`: the pair of normals made from the draw `hi[i] · 2³² + lo[i]`
+/// (see [`fill_normals_f32`]).
 #[inline(always)]
-fn box_muller_block<const FMA: bool>(bits: &[u64; BM_PAIRS], out: &mut [f32]) {
+fn box_muller_block<const FMA: bool>(lo: &[u32; BM_PAIRS], hi: &[u32; BM_PAIRS], out: &mut [f32]) {
     let (first, second) = out.split_at_mut(BM_PAIRS);
-    for ((b, z1), z2) in bits.iter().zip(first).zip(second) {
-        let (c, s) = box_muller::<FMA>(*b);
-        *z1 = c;
-        *z2 = s;
+    for (((&l, &h), z1), z2) in lo.iter().zip(hi).zip(first).zip(second) {
+        (*z1, *z2) = box_muller::<FMA>(l, h);
     }
 }
 
 #[inline(always)]
-fn box_muller<const FMA: bool>(b: u64) -> (f32, f32) {
+fn box_muller<const FMA: bool>(lo: u32, hi: u32) -> (f32, f32) {
     let fma = |a: f32, x: f32, c: f32| if FMA { a.mul_add(x, c) } else { a * x + c };
-    let lo = (b as u32 >> 1) as i32;
-    let hi = (b >> 32) as u32;
+    let lo = (lo >> 1) as i32;
     let u = (lo as f32 + 0.5) * (1.0 / 2_147_483_648.0);
     let r = (-2.0 * ln_f32::<FMA>(u)).sqrt();
     let f = ((hi & 0x3fff_ffff) as i32 as f32 + 0.5) * (1.0 / 1_073_741_824.0);
@@ -180,10 +185,11 @@ mod tests {
             let b = r.next_u64();
             let (e1, e2) = exact_pair(b);
             for fused in [false, true] {
+                let (lo, hi) = (b as u32, (b >> 32) as u32);
                 let (z1, z2) = if fused {
-                    box_muller::<true>(b)
+                    box_muller::<true>(lo, hi)
                 } else {
-                    box_muller::<false>(b)
+                    box_muller::<false>(lo, hi)
                 };
                 worst = worst.max((f64::from(z1) - e1).abs() / e1.abs().max(1.0));
                 worst = worst.max((f64::from(z2) - e2).abs() / e2.abs().max(1.0));
@@ -192,10 +198,13 @@ mod tests {
         // A few f32 ulp (1.2e-7) of the radius times the unit vector.
         assert!(worst < 1e-6, "worst error {worst:e}");
         // The extreme draws: u = 2⁻³² gives the largest radius, √(64 ln 2) = 6.66.
-        let (z1, z2) = box_muller::<false>(0);
+        let (z1, z2) = box_muller::<false>(0, 0);
         let radius = f64::from(z1).hypot(f64::from(z2));
-        assert!((radius - (64.0 * 2f64.ln()).sqrt()).abs() < 1e-5, "{radius}");
-        assert!(box_muller::<false>(u64::MAX).0.is_finite());
+        assert!(
+            (radius - (64.0 * 2f64.ln()).sqrt()).abs() < 1e-5,
+            "{radius}"
+        );
+        assert!(box_muller::<false>(u32::MAX, u32::MAX).0.is_finite());
     }
 
     #[test]

@@ -387,9 +387,19 @@ fn isotropic_score_kernel<F: Real, const FMA: bool>(
     let means = parts.means.mapv(F::of);
     // Coordinates as rows: xt[j·n + i] = x_ij.
     let mut xt = vec![F::zero(); d * n];
-    for (j, col) in xt.chunks_exact_mut(n).enumerate() {
-        for (v, x) in col.iter_mut().zip(x.column(j)) {
-            *v = *x;
+    match x.as_slice() {
+        Some(rows) if d == 2 => {
+            let (c0, c1) = xt.split_at_mut(n);
+            for ((a, b), r) in c0.iter_mut().zip(c1).zip(rows.chunks_exact(2)) {
+                (*a, *b) = (r[0], r[1]);
+            }
+        }
+        _ => {
+            for (j, col) in xt.chunks_exact_mut(n).enumerate() {
+                for (v, x) in col.iter_mut().zip(x.column(j)) {
+                    *v = *x;
+                }
+            }
         }
     }
     // e[c·n + i] = exp(logit_ic − max_c logit_ic).
@@ -429,17 +439,24 @@ fn isotropic_score_kernel<F: Real, const FMA: bool>(
             }
         }
     }
+    // The score, still one row per coordinate (unit stride), then back to one row per particle.
+    for (a, xcol) in acc.chunks_exact_mut(n).zip(xt.chunks_exact(n)) {
+        for (((a, &x), &p), &tot) in a.iter_mut().zip(xcol).zip(&pull).zip(&total) {
+            *a = (*a - p * x) / tot;
+        }
+    }
     let mut out = Array2::zeros((n, d));
-    for (j, (a, xcol)) in acc.chunks_exact(n).zip(xt.chunks_exact(n)).enumerate() {
-        for ((((o, &a), &x), &p), &tot) in out
-            .column_mut(j)
-            .iter_mut()
-            .zip(a)
-            .zip(xcol)
-            .zip(&pull)
-            .zip(&total)
-        {
-            *o = (a - p * x) / tot;
+    let rows = out.as_slice_mut().expect("a new array is contiguous");
+    if d == 2 {
+        let (c0, c1) = acc.split_at(n);
+        for ((r, &a), &b) in rows.chunks_exact_mut(2).zip(c0).zip(c1) {
+            (r[0], r[1]) = (a, b);
+        }
+    } else {
+        for (j, col) in acc.chunks_exact(n).enumerate() {
+            for (r, &a) in rows.chunks_exact_mut(d).zip(col) {
+                r[j] = a;
+            }
         }
     }
     out
