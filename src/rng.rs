@@ -43,12 +43,13 @@ const BM_PAIRS: usize = 64;
 /// the generator per pair, written for the vector units (no rejection loop, unlike the
 /// ziggurat of [`fill_normals`]; a few times faster per sample).
 ///
-/// From a draw `b`: `u = (⌊b₀…₃₀ / 2⌋ + ½) 2⁻³¹ ∈ (0, 1]` gives the radius `√(−2 ln u)`
+/// From a draw's low 32 bits `l`: `u = (⌊l / 2⌋ + ½) 2⁻³¹ ∈ (0, 1]` gives the radius `√(−2 ln u)`
 /// (at most 6.66, so tails beyond 6.66 σ — probability 3e-11 — are cut); 30 further bits give
 /// an angle `φ` uniform in `(−π/4, π/4)` and the last two swap `(cos φ, sin φ)` and negate the
 /// pair, which makes the angle uniform on the whole circle. Logarithm, sine and cosine are
-/// Cephes' single-precision polynomials (about one ulp). Blocks of 64 pairs are generated
-/// whole; the same generator state and length give the same numbers.
+/// Cephes' single-precision polynomials (about one ulp). The draws are `rng`'s own
+/// (xoshiro256++), one per pair; blocks of 64 pairs are generated whole; the same generator
+/// state and length give the same numbers.
 pub fn fill_normals_f32(rng: &mut Rng, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
