@@ -9,6 +9,8 @@
 #                         the site built from those runs and checked in the browser, the runner's
 #                         and the browser check's self-tests; ends with "N passed, M failed"
 #                         (notebooks, book pages and self-test fixtures)
+#   ./workbook.sh run NOTEBOOK...         setup, execute the given notebooks headless (full size, or
+#                         reduced with WORKBOOK_QUICK=1); fails on any cell error
 #   ./workbook.sh student [NOTEBOOK...]      student versions of the exercise notebooks (docs/EXERCISES.md)
 #   ./workbook.sh grade SUBMISSIONS_DIR      grade a folder of submitted exercise notebooks (docs/EXERCISES.md)
 #
@@ -40,7 +42,7 @@ say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -390,6 +392,7 @@ main() {
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;
+        run) (($# > 0)) || die "usage: ./workbook.sh run NOTEBOOK..."; setup && runner "$@" ;;
         student) cmd_student "$@" ;;
         grade) cmd_grade "$@" ;;
         -h | --help | help) usage ;;

@@ -1,8 +1,8 @@
 //! Benchmark (seed 000 §2.4.2 "并行计算 / 批处理"): Euler–Maruyama throughput of the crate's
 //! one SDE loop on the reverse VP SDE with the closed-form score of the appendix's 2-D
-//! three-component mixture — 100 000 particles, 1000 steps from t = 1 to 1e-3 — next to the
-//! raw standard-normal rate of the generator the loop uses (the practical ceiling: two normals
-//! per particle-step).
+//! three-component mixture — 100 000 particles, 1000 steps from t = 1 to 1e-3 — in `f64` and
+//! in `f32`, next to the raw standard-normal rates of the generators the loop uses (two
+//! normals per particle-step).
 //!
 //! ```text
 //! cargo run --release --example em_throughput                       # Rust only
@@ -11,9 +11,12 @@
 //! ```
 //!
 //! Run the two back to back on an otherwise idle machine and quote ratios, not times.
-//! The crate's loop is `f64` only: its `Sde`/`Score` interfaces and batches are `f64` ndarray
-//! arrays, and an `f32` path would need a second loop or a generic float parameter through
-//! every trait of the crate; the table compares this `f64` loop with torch's `f32` one.
+//! Both rows run the same loop ([`diffusion_sde::solvers::sde::solve`]) with the same
+//! `EulerMaruyama`, `ReverseSde`, `VpSde` and `MixtureMarginal`: the batch's element type is a
+//! parameter ([`diffusion_sde::real::Real`]). `f64` draws its normals with xoshiro256++ and
+//! the ziggurat, `f32` with xoshiro256++ and a vectorised Box–Muller transform.
+//! "CPU per particle-step" counts the CPU time of all threads (other processes on the machine
+//! do not count); the single-thread rows run 100 000 particles × 200 steps in a one-thread pool.
 
 use std::time::Instant;
 
@@ -22,27 +25,77 @@ use diffusion_sde::solvers::sde::CHUNK_ROWS;
 
 const N: usize = 100_000;
 const STEPS: usize = 1000;
+const STEPS_1T: usize = 200;
 const EPS: f64 = 1e-3;
+
+/// What one precision's run measured.
+struct Run {
+    name: &'static str,
+    rate: f64,
+    cpu_ns: Option<f64>,
+    cpu_ns_1t: Option<f64>,
+    others: Option<f64>,
+    mean: [f64; 2],
+    std: [f64; 2],
+    normals: f64,
+}
 
 fn main() -> diffusion_sde::Result<()> {
     let baseline = baseline_from_args();
     let threads = rayon::current_num_threads();
-
-    // The experiment: x_T ~ N(0, I), reverse-time EM with the exact mixture score.
-    let sde = VpSde::default();
     let data = GaussianMixture::appendix_2d();
+    let runs = [run::<f64>("f64", &data)?, run::<f32>("f32", &data)?];
+    let (true_mean, true_cov) = (data.mean(), data.covariance());
+
+    println!("Euler–Maruyama, reverse VP SDE, closed-form 3-component 2-D mixture score");
+    println!("{N} particles × {STEPS} steps, {threads} threads (rayon), chunks of {CHUNK_ROWS}");
+    println!();
+    println!("| type | particle-steps/s | CPU per particle-step, all threads | CPU per particle-step, 1 thread | N(0,1)/s, 1 thread | ceiling: normals/s × threads / 2 | other processes (cores) | mean | std |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let ns = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2} ns"));
+    for r in &runs {
+        println!(
+            "| {} | {:.4e} | {} | {} | {:.4e} | {:.4e} | {} | ({:.4}, {:.4}) | ({:.4}, {:.4}) |",
+            r.name,
+            r.rate,
+            ns(r.cpu_ns),
+            ns(r.cpu_ns_1t),
+            r.normals,
+            r.normals * threads as f64 / 2.0,
+            r.others.map_or("–".into(), |v| format!("{v:.2}")),
+            r.mean[0],
+            r.mean[1],
+            r.std[0],
+            r.std[1]
+        );
+    }
+    println!(
+        "| true | | | | | | | ({:.4}, {:.4}) | ({:.4}, {:.4}) |",
+        true_mean[0],
+        true_mean[1],
+        true_cov[[0, 0]].sqrt(),
+        true_cov[[1, 1]].sqrt()
+    );
+    println!("\nload average (1, 5, 15 min): {}", load_average());
+
+    if let Some(path) = baseline {
+        compare(&path, &runs)?;
+    } else {
+        println!("\n(no --baseline FILE given: run ../shared/bench/em_throughput.py --json for the ratios)");
+    }
+    Ok(())
+}
+
+/// x_T ~ N(0, I) (the same draw for both types), reverse-time EM with the exact mixture score.
+fn run<F: Real>(name: &'static str, data: &GaussianMixture) -> diffusion_sde::Result<Run> {
+    let sde = VpSde::default();
     let reverse = ReverseSde::new(sde, MixtureMarginal::new(sde, data.clone()));
     let grid = TimeGrid::uniform(sde.t_max(), EPS, STEPS)?;
-    let x_t = sde.prior_sample(N, 2, &mut rng::seeded(0));
+    let x_t = sde.prior_sample(N, 2, &mut rng::seeded(0)).mapv(F::of);
 
     // Warm-up (page faults, thread pool), then the timed run.
-    EulerMaruyama.solve(
-        &reverse,
-        x_t.view(),
-        &TimeGrid::uniform(1.0, EPS, 10)?,
-        Noise::Seed(1),
-        Record::Final,
-    )?;
+    let short = TimeGrid::uniform(1.0, EPS, 10)?;
+    EulerMaruyama.solve(&reverse, x_t.view(), &short, Noise::Seed(1), Record::Final)?;
     let (cpu0, busy0) = (process_cpu_s(), machine_busy_s());
     let start = Instant::now();
     let sol = EulerMaruyama.solve(&reverse, x_t.view(), &grid, Noise::Seed(0), Record::Final)?;
@@ -52,59 +105,38 @@ fn main() -> diffusion_sde::Result<()> {
         .zip(machine_busy_s())
         .zip(cpu)
         .map(|((b0, b1), own)| ((b1 - b0 - own) / wall).max(0.0));
-    let rate = (N * STEPS) as f64 / wall;
 
-    // The generator's raw N(0,1) rate, one thread, and the ceiling it sets for the loop.
-    let normals = normal_rate();
-    let ceiling = normals * threads as f64 / 2.0;
+    // One thread: CPU time per particle-step, independent of the machine's load.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::Numerical(format!("a one-thread pool: {e}")))?;
+    let grid_1t = TimeGrid::uniform(sde.t_max(), EPS, STEPS_1T)?;
+    let cpu_1t = pool.install(|| -> diffusion_sde::Result<Option<f64>> {
+        let c0 = thread_cpu_s();
+        EulerMaruyama.solve(
+            &reverse,
+            x_t.view(),
+            &grid_1t,
+            Noise::Seed(2),
+            Record::Final,
+        )?;
+        Ok(thread_cpu_s().zip(c0).map(|(a, b)| a - b))
+    })?;
 
-    let x = sol.last();
+    let x = sol.last().mapv(F::to_f64_exact);
     let mean = x.mean_axis(Axis(0)).expect("non-empty");
     let std = x.std_axis(Axis(0), 0.0);
-    let (true_mean, true_cov) = (data.mean(), data.covariance());
-
-    println!("Euler–Maruyama, reverse VP SDE, closed-form 3-component 2-D mixture score");
-    println!(
-        "{N} particles × {STEPS} steps, f64, {threads} threads (rayon), chunks of {CHUNK_ROWS}"
-    );
-    println!();
-    println!("| quantity | value |");
-    println!("|---|---|");
-    println!("| wall time of the loop | {wall:.3} s |");
-    println!("| particle-steps/s | {rate:.4e} |");
-    println!(
-        "| N(0,1) samples per CPU-second, one thread (xoshiro256++ + ziggurat) | {normals:.4e} |"
-    );
-    println!("| ceiling: normals/s × threads / 2 | {ceiling:.4e} particle-steps/s |");
-    println!("| loop / ceiling | {:.2} |", rate / ceiling);
-    if let Some(cpu) = cpu {
-        println!("| CPU time of the loop (all threads) | {cpu:.2} s |");
-        println!(
-            "| CPU per particle-step | {:.1} ns |",
-            cpu / (N * STEPS) as f64 * 1e9
-        );
-    }
-    if let Some(others) = others {
-        println!("| other processes during the loop | {others:.2} cores busy on average |");
-    }
-    println!(
-        "| sample mean | ({:.4}, {:.4}), true ({:.4}, {:.4}) |",
-        mean[0], mean[1], true_mean[0], true_mean[1]
-    );
-    println!(
-        "| sample std | ({:.4}, {:.4}), true ({:.4}, {:.4}) |",
-        std[0],
-        std[1],
-        true_cov[[0, 0]].sqrt(),
-        true_cov[[1, 1]].sqrt()
-    );
-
-    if let Some(path) = baseline {
-        compare(&path, rate, normals)?;
-    } else {
-        println!("\n(no --baseline FILE given: run ../shared/bench/em_throughput.py --json for the ratios)");
-    }
-    Ok(())
+    Ok(Run {
+        name,
+        rate: (N * STEPS) as f64 / wall,
+        cpu_ns: cpu.map(|c| c / (N * STEPS) as f64 * 1e9),
+        cpu_ns_1t: cpu_1t.map(|c| c / (N * STEPS_1T) as f64 * 1e9),
+        others,
+        mean: [mean[0], mean[1]],
+        std: [std[0], std[1]],
+        normals: normal_rate::<F>(),
+    })
 }
 
 /// `--baseline FILE`: the JSON line printed by `em_throughput.py --json`.
@@ -115,14 +147,14 @@ fn baseline_from_args() -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
-/// Standard normals per second of CPU time from the crate's generator, one thread
+/// Standard normals per second of CPU time from the crate's generator for `F`, one thread
 /// (20 × 10⁷ samples; CPU time, so other processes on the machine do not count).
-fn normal_rate() -> f64 {
-    let mut buf = vec![0.0; 10_000_000];
+fn normal_rate<F: Real>() -> f64 {
+    let mut buf = vec![F::zero(); 10_000_000];
     let mut r = rng::seeded(3);
     let (t0, c0) = (Instant::now(), thread_cpu_s());
     for _ in 0..20 {
-        rng::fill_normals(&mut r, &mut buf);
+        F::fill_normals(&mut r, &mut buf);
         std::hint::black_box(&buf);
     }
     let elapsed = thread_cpu_s()
@@ -163,8 +195,15 @@ fn machine_busy_s() -> Option<f64> {
     Some((v.iter().sum::<f64>() - idle) / 100.0)
 }
 
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Prints the Rust/Python ratios from the baseline JSON.
-fn compare(path: &str, rate: f64, normals: f64) -> diffusion_sde::Result<()> {
+fn compare(path: &str, runs: &[Run]) -> diffusion_sde::Result<()> {
     let text = std::fs::read_to_string(path)?;
     let json: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
         .map_err(|e| Error::Numerical(format!("cannot parse {path}: {e}")))?;
@@ -173,16 +212,17 @@ fn compare(path: &str, rate: f64, normals: f64) -> diffusion_sde::Result<()> {
         println!("host: {host}");
     }
     println!();
-    println!("| Python implementation | particle-steps/s | Rust f64 / it | its mean | its std |");
-    println!("|---|---|---|---|---|");
+    println!("| Python implementation | particle-steps/s | Rust f64 / it | Rust f32 / it | its mean | its std |");
+    println!("|---|---|---|---|---|---|");
     if let Some(em) = json.get("em").and_then(|v| v.as_object()) {
         for (name, v) in em {
             let Some(py) = v.get("particle_steps_per_s").and_then(|v| v.as_f64()) else {
                 continue;
             };
             println!(
-                "| {name} | {py:.4e} | **{:.2}×** | {} | {} |",
-                rate / py,
+                "| {name} | {py:.4e} | {:.2}× | **{:.2}×** | {} | {} |",
+                runs[0].rate / py,
+                runs[1].rate / py,
                 v.get("mean").map_or(String::new(), |m| m.to_string()),
                 v.get("std").map_or(String::new(), |m| m.to_string())
             );
@@ -190,12 +230,23 @@ fn compare(path: &str, rate: f64, normals: f64) -> diffusion_sde::Result<()> {
     }
     if let Some(rates) = json.get("rng_samples_per_s").and_then(|v| v.as_object()) {
         println!();
-        println!("| normal generator | samples/s | crate's (one thread) / it |");
-        println!("|---|---|---|");
-        println!("| crate: xoshiro256++ + ziggurat, f64 | {normals:.4e} | 1.00 |");
+        println!("| normal generator | samples/s | crate's f64 (one thread) / it | crate's f32 (one thread) / it |");
+        println!("|---|---|---|---|");
+        println!(
+            "| crate f64: xoshiro256++ + ziggurat | {:.4e} | 1.00 | |",
+            runs[0].normals
+        );
+        println!(
+            "| crate f32: xoshiro256++ + Box–Muller | {:.4e} | | 1.00 |",
+            runs[1].normals
+        );
         for (name, v) in rates {
             if let Some(r) = v.as_f64() {
-                println!("| {name} | {r:.4e} | {:.2} |", normals / r);
+                println!(
+                    "| {name} | {r:.4e} | {:.2} | {:.2} |",
+                    runs[0].normals / r,
+                    runs[1].normals / r
+                );
             }
         }
     }
@@ -203,11 +254,15 @@ fn compare(path: &str, rate: f64, normals: f64) -> diffusion_sde::Result<()> {
         .pointer("/em/torch_float32/particle_steps_per_s")
         .and_then(|v| v.as_f64())
     {
-        let ratio = rate / t32;
-        println!(
-            "\nRust f64 loop vs torch float32 loop: {ratio:.2}× (target ≥ 2×: {})",
-            if ratio >= 2.0 { "met" } else { "NOT met" }
-        );
+        println!();
+        for r in runs {
+            let ratio = r.rate / t32;
+            println!(
+                "Rust {} loop vs torch float32 loop: {ratio:.2}× (target ≥ 2×: {})",
+                r.name,
+                if ratio >= 2.0 { "met" } else { "NOT met" }
+            );
+        }
     }
     Ok(())
 }

@@ -14,10 +14,13 @@
 //! | [`metrics`] | 4, A | sample-quality measures |
 //! | [`appendix`] | A | seed 000's appendix experiment, as written and corrected |
 //! | [`plot`] | all | plotly figures shown inline and offline |
+//! | [`real`] | 2, 4 | the batch element type (`f64` default, `f32`) of the SDE loop |
 //! | [`workbook`] | all | the reduced-size switch the test runner sets |
 //!
 //! Classical numerics are `f64` on `ndarray` (a batch is `n × d`, one particle per row);
 //! networks are `f32` in candle, converted in [`models::to_tensor`] / [`models::to_array`].
+//! The SDE loop also runs `f32` batches ([`real::Real`]: `Sde<f32>`, `Score<f32>`) where an
+//! SDE and its score implement them (the VP SDE with a Gaussian-mixture score), for speed.
 //! Every random experiment takes a seed ([`rng`]).
 //!
 //! ```
@@ -43,6 +46,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod models;
 pub mod plot;
+pub mod real;
 pub mod rng;
 pub mod sde_basics;
 pub mod smld;
@@ -62,6 +66,7 @@ pub mod prelude {
     pub use crate::data::GaussianMixture;
     pub use crate::framework::{ForwardSde, MixtureMarginal, VpSde};
     pub use crate::plot;
+    pub use crate::real::Real;
     pub use crate::rng;
     pub use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, ScoreFn, Sde};
     pub use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, TimeGrid};

@@ -7,6 +7,7 @@ use rand::Rng as _;
 
 use crate::error::{invalid, positive};
 use crate::linalg;
+use crate::real::Real;
 use crate::rng::{self, Rng};
 use crate::{Error, Result};
 
@@ -249,10 +250,55 @@ impl GaussianMixture {
     }
 
     /// `∇ₓ log p(x) = Σ_k r_k(x) Σ_k⁻¹ (μ_k − x)`, with responsibilities `r_k` computed stably.
-    pub fn score(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    ///
+    /// Batches of `f32` are computed in `f32` when every covariance is isotropic (the fast
+    /// kernel, as the samplers use it), otherwise in `f64` and rounded.
+    pub fn score<F: Real>(&self, x: ArrayView2<F>) -> Result<Array2<F>> {
         if let Some(var) = &self.iso_var {
             return self.score_isotropic(x, var);
         }
+        let s = self.score_general(x.mapv(F::to_f64_exact).view())?;
+        Ok(s.mapv(F::of))
+    }
+
+    /// The score of [`Self::perturbed`]`(alpha, sigma)` without building that mixture when
+    /// every covariance is `v_k I` (then `p_t`'s are `α² v_k + σ²`, computed as `perturbed`
+    /// does, so the numbers are the same): what [`crate::framework::MixtureMarginal`] calls
+    /// on every step of a sampler.
+    pub fn perturbed_score<F: Real>(
+        &self,
+        alpha: f64,
+        sigma: f64,
+        x: ArrayView2<F>,
+    ) -> Result<Array2<F>> {
+        let d = self.dim();
+        let var: Option<Vec<f64>> = self.iso_var.as_ref().and_then(|v0| {
+            let v: Vec<f64> = v0
+                .iter()
+                .map(|v| v * (alpha * alpha) + 1.0 * (sigma * sigma))
+                .collect();
+            (alpha.is_finite() && v.iter().all(|v| v.is_finite() && *v > 0.0)).then_some(v)
+        });
+        let Some(var) = var else {
+            return self.perturbed(alpha, sigma)?.score(x);
+        };
+        check_width(x.ncols(), d)?;
+        let ln_2pi = (2.0 * std::f64::consts::PI).ln();
+        let parts = IsotropicParts {
+            // log N's normaliser as `new` computes it from the Cholesky factor √v · I.
+            offset: (0..self.weights.len())
+                .map(|c| {
+                    let log_det = 2.0 * (0..d).map(|_| var[c].sqrt().ln()).sum::<f64>();
+                    self.weights[c].ln() + -0.5 * (d as f64 * ln_2pi + log_det)
+                })
+                .collect(),
+            inv_var: var.iter().map(|v| 1.0 / v).collect(),
+            means: (&self.means * alpha).as_standard_layout().into_owned(),
+        };
+        Ok(isotropic_score(&parts, x))
+    }
+
+    fn score_general(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         let lj = self.log_joint(x)?;
         let mut s = Array2::zeros(x.dim());
         let resp = lj.map_axis(Axis(1), |r| log_sum_exp(r.iter().copied()));
@@ -332,14 +378,8 @@ impl GaussianMixture {
 
     /// [`Self::score`] when every covariance is `v_k I`, written for speed (the reverse-SDE
     /// samplers call it every step for every particle): see [`isotropic_score`].
-    fn score_isotropic(&self, x: ArrayView2<f64>, var: &[f64]) -> Result<Array2<f64>> {
-        let d = self.dim();
-        if x.ncols() != d {
-            return Err(Error::Shape(format!(
-                "points have d = {}, the mixture d = {d}",
-                x.ncols()
-            )));
-        }
+    fn score_isotropic<F: Real>(&self, x: ArrayView2<F>, var: &[f64]) -> Result<Array2<F>> {
+        check_width(x.ncols(), self.dim())?;
         let parts = IsotropicParts {
             offset: (0..self.weights.len())
                 .map(|c| self.weights[c].ln() + self.log_norm[c])
@@ -404,6 +444,16 @@ impl GaussianMixture {
     }
 }
 
+fn check_width(got: usize, d: usize) -> Result<()> {
+    if got == d {
+        Ok(())
+    } else {
+        Err(Error::Shape(format!(
+            "points have d = {got}, the mixture d = {d}"
+        )))
+    }
+}
+
 /// What the isotropic score needs per component `c`: `log w_c + log N`'s normaliser, `1/v_c`, `μ_c`.
 struct IsotropicParts {
     offset: Vec<f64>,
@@ -415,46 +465,60 @@ struct IsotropicParts {
 ///
 /// Laid out for the vector units: the batch is transposed to one array per coordinate, so
 /// every loop runs over particles with unit stride, exponentials included
-/// ([`exp_nonpositive`]); on x86-64 CPUs with AVX2 and FMA the same code is compiled a second
-/// time for them and chosen at run time.
-fn isotropic_score(parts: &IsotropicParts, x: ArrayView2<f64>) -> Array2<f64> {
+/// ([`Real::exp_nonpositive`]); on x86-64 CPUs with AVX2 and FMA the same code is compiled a
+/// second time for them and chosen at run time. In `f32` a vector holds twice as many
+/// particles as in `f64`.
+fn isotropic_score<F: Real>(parts: &IsotropicParts, x: ArrayView2<F>) -> Array2<F> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA, checked just above.
         return unsafe { isotropic_score_avx2(parts, x) };
     }
-    isotropic_score_kernel::<false>(parts, x)
+    isotropic_score_kernel::<F, false>(parts, x)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn isotropic_score_avx2(parts: &IsotropicParts, x: ArrayView2<f64>) -> Array2<f64> {
-    isotropic_score_kernel::<true>(parts, x)
+unsafe fn isotropic_score_avx2<F: Real>(parts: &IsotropicParts, x: ArrayView2<F>) -> Array2<F> {
+    isotropic_score_kernel::<F, true>(parts, x)
 }
 
 #[inline(always)]
-fn isotropic_score_kernel<const FMA: bool>(
+fn isotropic_score_kernel<F: Real, const FMA: bool>(
     parts: &IsotropicParts,
-    x: ArrayView2<f64>,
-) -> Array2<f64> {
+    x: ArrayView2<F>,
+) -> Array2<F> {
     let (n, d) = x.dim();
     let k = parts.offset.len();
+    let offset: Vec<F> = parts.offset.iter().map(|v| F::of(*v)).collect();
+    let inv_var: Vec<F> = parts.inv_var.iter().map(|v| F::of(*v)).collect();
+    let means = parts.means.mapv(F::of);
     // Coordinates as rows: xt[j·n + i] = x_ij.
-    let mut xt = vec![0.0; d * n];
-    for (j, col) in xt.chunks_exact_mut(n).enumerate() {
-        for (v, x) in col.iter_mut().zip(x.column(j)) {
-            *v = *x;
+    let mut xt = vec![F::zero(); d * n];
+    match x.as_slice() {
+        Some(rows) if d == 2 => {
+            let (c0, c1) = xt.split_at_mut(n);
+            for ((a, b), r) in c0.iter_mut().zip(c1).zip(rows.chunks_exact(2)) {
+                (*a, *b) = (r[0], r[1]);
+            }
+        }
+        _ => {
+            for (j, col) in xt.chunks_exact_mut(n).enumerate() {
+                for (v, x) in col.iter_mut().zip(x.column(j)) {
+                    *v = *x;
+                }
+            }
         }
     }
     // e[c·n + i] = exp(logit_ic − max_c logit_ic).
-    let mut e = vec![0.0; k * n];
-    let mut top = vec![f64::NEG_INFINITY; n];
+    let mut e = vec![F::zero(); k * n];
+    let mut top = vec![F::neg_infinity(); n];
     for (c, ec) in e.chunks_exact_mut(n).enumerate() {
-        ec.fill(parts.offset[c]);
-        let half_inv = 0.5 * parts.inv_var[c];
-        for (col, m) in xt.chunks_exact(n).zip(parts.means.row(c)) {
-            for (l, x) in ec.iter_mut().zip(col) {
-                *l -= half_inv * (x - m) * (x - m);
+        ec.fill(offset[c]);
+        let half_inv = F::of(0.5) * inv_var[c];
+        for (col, &m) in xt.chunks_exact(n).zip(means.row(c)) {
+            for (l, &x) in ec.iter_mut().zip(col) {
+                *l = *l - half_inv * (x - m) * (x - m);
             }
         }
         for (t, l) in top.iter_mut().zip(ec.iter()) {
@@ -462,85 +526,48 @@ fn isotropic_score_kernel<const FMA: bool>(
         }
     }
     for ec in e.chunks_exact_mut(n) {
-        for (l, t) in ec.iter_mut().zip(&top) {
-            *l = exp_nonpositive::<FMA>(*l - t);
+        for (l, &t) in ec.iter_mut().zip(&top) {
+            *l = F::exp_nonpositive::<FMA>(*l - t);
         }
     }
     // total_i = Σ_c e_ic, pull_i = Σ_c e_ic / v_c, acc_ji = Σ_c e_ic μ_cj / v_c.
-    let mut total = vec![0.0; n];
-    let mut pull = vec![0.0; n];
-    let mut acc = vec![0.0; d * n];
+    let mut total = vec![F::zero(); n];
+    let mut pull = vec![F::zero(); n];
+    let mut acc = vec![F::zero(); d * n];
     for (c, ec) in e.chunks_exact(n).enumerate() {
-        let inv = parts.inv_var[c];
-        for ((tot, p), e) in total.iter_mut().zip(pull.iter_mut()).zip(ec) {
-            *tot += e;
-            *p += e * inv;
+        let inv = inv_var[c];
+        for ((tot, p), &e) in total.iter_mut().zip(pull.iter_mut()).zip(ec) {
+            *tot = *tot + e;
+            *p = *p + e * inv;
         }
-        for (col, m) in acc.chunks_exact_mut(n).zip(parts.means.row(c)) {
+        for (col, &m) in acc.chunks_exact_mut(n).zip(means.row(c)) {
             let w = inv * m;
-            for (a, e) in col.iter_mut().zip(ec) {
-                *a += e * w;
+            for (a, &e) in col.iter_mut().zip(ec) {
+                *a = *a + e * w;
             }
         }
     }
+    // The score, still one row per coordinate (unit stride), then back to one row per particle.
+    for (a, xcol) in acc.chunks_exact_mut(n).zip(xt.chunks_exact(n)) {
+        for (((a, &x), &p), &tot) in a.iter_mut().zip(xcol).zip(&pull).zip(&total) {
+            *a = (*a - p * x) / tot;
+        }
+    }
     let mut out = Array2::zeros((n, d));
-    for (j, (a, xcol)) in acc.chunks_exact(n).zip(xt.chunks_exact(n)).enumerate() {
-        for ((((o, a), x), p), tot) in out
-            .column_mut(j)
-            .iter_mut()
-            .zip(a)
-            .zip(xcol)
-            .zip(&pull)
-            .zip(&total)
-        {
-            *o = (a - p * x) / tot;
+    let rows = out.as_slice_mut().expect("a new array is contiguous");
+    if d == 2 {
+        let (c0, c1) = acc.split_at(n);
+        for ((r, &a), &b) in rows.chunks_exact_mut(2).zip(c0).zip(c1) {
+            (r[0], r[1]) = (a, b);
+        }
+    } else {
+        for (j, col) in acc.chunks_exact(n).enumerate() {
+            for (r, &a) in rows.chunks_exact_mut(d).zip(col) {
+                r[j] = a;
+            }
         }
     }
     out
-}
-
-/// `eˣ` for `x ≤ 0`, without branches so that loops over it vectorise: `x = k ln 2 + r`,
-/// `|r| ≤ ln2/2`, `eʳ` by its degree-13 Taylor polynomial (truncation < 2e-17), `2ᵏ` from the
-/// exponent bits. Relative error a few ulp; arguments below −708 return `e⁻⁷⁰⁸ ≈ 3e-308`
-/// instead of a smaller or subnormal number (negligible next to the largest term, which is 1).
-#[inline(always)]
-fn exp_nonpositive<const FMA: bool>(x: f64) -> f64 {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2⁵²: adding it rounds to an integer
-                                                // ln 2 = LN2_HI + LN2_LO, LN2_HI with trailing zero bits so that k·LN2_HI is exact (fdlibm).
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    let x = x.clamp(-708.0, 0.0);
-    let t = x * std::f64::consts::LOG2_E + MAGIC;
-    let k = t - MAGIC;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    // Horner with the coefficients 1/n!, n = 13 … 0.
-    const INV_FACT: [f64; 14] = [
-        1.0,
-        1.0,
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 6_227_020_800.0,
-    ];
-    let p = INV_FACT.iter().rev().fold(0.0_f64, |p, c| {
-        // A fused multiply–add only where the CPU has one (else `mul_add` is a slow libm call).
-        if FMA {
-            p.mul_add(r, *c)
-        } else {
-            p * r + c
-        }
-    });
-    // bits(t) = bits(MAGIC) + k, so k + 1023 shifted into the exponent field is 2ᵏ.
-    let scale = f64::from_bits(t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(1023) << 52);
-    p * scale
 }
 
 /// `Some(v)` if `c = v I` exactly.
@@ -693,25 +720,8 @@ mod tests {
             inv_var: vec![10.0; 3],
             means: m.means.clone(),
         };
-        let portable = isotropic_score_kernel::<false>(&parts, x.view());
+        let portable = isotropic_score_kernel::<f64, false>(&parts, x.view());
         assert!((&portable - &a).iter().all(|v| v.abs() < 1e-12));
-    }
-
-    #[test]
-    fn fast_exponential_matches_the_library_one() {
-        let mut worst: f64 = 0.0;
-        for i in 0..=200_000 {
-            let x = -708.0 * (i as f64 / 200_000.0).powi(3);
-            let (fast, exact) = (exp_nonpositive::<false>(x), x.exp());
-            let fused = exp_nonpositive::<true>(x);
-            worst = worst.max((fused - exact).abs() / exact);
-            worst = worst.max((fast - exact).abs() / exact);
-        }
-        // About one ulp (degree 12 instead of 13 would give 3e-16).
-        assert!(worst < 2.5e-16, "max relative error {worst:e}");
-        assert_eq!(exp_nonpositive::<false>(0.0), 1.0);
-        assert!(exp_nonpositive::<false>(-1e4) < 1e-307);
-        assert!(exp_nonpositive::<false>(f64::NEG_INFINITY) < 1e-307);
     }
 
     #[test]

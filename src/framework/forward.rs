@@ -4,8 +4,9 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use crate::error::{invalid, positive_range};
+use crate::real::Real;
 use crate::rng::{self, Rng};
-use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Score, Sde};
+use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Sde};
 use crate::Result;
 
 /// A forward SDE whose perturbation kernel is `N(α(t) x_0, σ(t)² I)` and whose prior is
@@ -37,7 +38,7 @@ pub trait ForwardSde: Sde {
 
     /// The reverse-time SDE `dx = [f − g² s] dt + g dW̄` of this forward SDE given a score
     /// (seed 001 §3.1.3); integrate it on a grid from `T` down to `ε`.
-    fn reverse_sde<C: Score>(&self, score: C) -> ReverseSde<&Self, C>
+    fn reverse_sde<C>(&self, score: C) -> ReverseSde<&Self, C>
     where
         Self: Sized,
     {
@@ -46,7 +47,7 @@ pub trait ForwardSde: Sde {
 
     /// The probability-flow ODE `dx/dt = f − ½ g² s` of this forward SDE given a score
     /// (seed 001 §3.1.4).
-    fn probability_flow<C: Score>(&self, score: C) -> ProbabilityFlow<&Self, C>
+    fn probability_flow<C>(&self, score: C) -> ProbabilityFlow<&Self, C>
     where
         Self: Sized,
     {
@@ -118,12 +119,13 @@ impl Default for VpSde {
     }
 }
 
-impl Sde for VpSde {
-    fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        Ok(&x * (-0.5 * self.beta(check_time(t, 1.0)?)))
+/// In `f64` and `f32` (the coefficients are computed in `f64`, then rounded).
+impl<F: Real> Sde<F> for VpSde {
+    fn drift(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>> {
+        Ok(&x * F::of(-0.5 * self.beta(check_time(t, 1.0)?)))
     }
 
-    fn diffusion(&self, _x: ArrayView2<f64>, t: f64) -> Result<Diffusion> {
+    fn diffusion(&self, _x: ArrayView2<F>, t: f64) -> Result<Diffusion<F>> {
         Ok(Diffusion::Scalar(self.beta(check_time(t, 1.0)?).sqrt()))
     }
 }

@@ -6,6 +6,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 use super::ForwardSde;
 use crate::data::GaussianMixture;
+use crate::real::Real;
 use crate::sde_basics::{Score, ScoreJacobian};
 use crate::Result;
 
@@ -36,9 +37,12 @@ impl<S: ForwardSde> MixtureMarginal<S> {
     }
 }
 
-impl<S: ForwardSde> Score for MixtureMarginal<S> {
-    fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        self.at(t)?.score(x)
+/// In `f64` and `f32`; for isotropic components without building `p_t` as a mixture
+/// ([`GaussianMixture::perturbed_score`]: the same numbers as `self.at(t)?.score(x)`).
+impl<F: Real, S: ForwardSde> Score<F> for MixtureMarginal<S> {
+    fn score(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>> {
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        self.data.perturbed_score(alpha, sigma, x)
     }
 }
 

@@ -10,10 +10,11 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::{Diffusion, Score, Sde};
+use crate::real::Real;
 use crate::solvers::ode::OdeSystem;
 use crate::{Error, Result};
 
-fn additive(g: Diffusion) -> Result<Diffusion> {
+fn additive<F: Real>(g: Diffusion<F>) -> Result<Diffusion<F>> {
     if g.is_additive() {
         Ok(g)
     } else {
@@ -34,21 +35,28 @@ pub struct ReverseSde<S, C> {
     pub score: C,
 }
 
-impl<S: Sde, C: Score> ReverseSde<S, C> {
+impl<S, C> ReverseSde<S, C> {
     /// The reverse SDE of `forward` given the score of its marginals.
     pub fn new(forward: S, score: C) -> Self {
         Self { forward, score }
     }
 }
 
-impl<S: Sde, C: Score> Sde for ReverseSde<S, C> {
-    fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+/// In `f64`, or in `f32` where the forward SDE and the score are (e.g. [`crate::framework::VpSde`]
+/// with [`crate::framework::MixtureMarginal`]).
+impl<F: Real, S: Sde<F>, C: Score<F>> Sde<F> for ReverseSde<S, C> {
+    fn drift(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>> {
         let g = additive(self.forward.diffusion(x, t)?)?;
         let s = self.score.score(x, t)?;
-        Ok(self.forward.drift(x, t)? - g.apply_ggt(s.view())?)
+        let ggt_s = match g {
+            // In place: the same numbers as `apply_ggt`, without a new array.
+            Diffusion::Scalar(g) => s * F::of(g * g),
+            g => g.apply_ggt(s.view())?,
+        };
+        Ok(self.forward.drift(x, t)? - ggt_s)
     }
 
-    fn diffusion(&self, x: ArrayView2<f64>, t: f64) -> Result<Diffusion> {
+    fn diffusion(&self, x: ArrayView2<F>, t: f64) -> Result<Diffusion<F>> {
         self.forward.diffusion(x, t)
     }
 }
@@ -61,7 +69,7 @@ pub struct ProbabilityFlow<S, C> {
     pub score: C,
 }
 
-impl<S: Sde, C: Score> ProbabilityFlow<S, C> {
+impl<S, C> ProbabilityFlow<S, C> {
     /// The probability-flow ODE of `forward` given the score of its marginals.
     pub fn new(forward: S, score: C) -> Self {
         Self { forward, score }

@@ -6,16 +6,18 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
+use crate::real::Real;
 use crate::Result;
 
-/// `s(x, t) ≈ ∇ₓ log p_t(x)` for a batch `x` (`n × d`), one row per particle.
-pub trait Score: Sync {
+/// `s(x, t) ≈ ∇ₓ log p_t(x)` for a batch `x` (`n × d`), one row per particle; the element
+/// type `F` defaults to `f64` (see [`Real`]).
+pub trait Score<F: Real = f64>: Sync {
     /// The score at time `t` of every particle.
-    fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>>;
+    fn score(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>>;
 }
 
-impl<S: Score + ?Sized> Score for &S {
-    fn score(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+impl<F: Real, S: Score<F> + ?Sized> Score<F> for &S {
+    fn score(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>> {
         (**self).score(x, t)
     }
 }

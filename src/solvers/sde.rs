@@ -9,12 +9,17 @@
 //! - stores only the states asked for ([`Record`]), never the whole trajectory unless asked
 //!   (seed 000 §2.4.2);
 //! - stops with an error naming the step and time as soon as a state is not finite.
+//!
+//! The batch's element type `F` ([`Real`]) defaults to `f64`; the loop, the schemes' steps and
+//! the chunking are the same in `f32` (e.g. for [`EulerMaruyama`] on an SDE implementing
+//! `Sde<f32>`), with normals from the `f32` generator ([`Real::fill_normals`]). Times stay `f64`.
 
 use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::TimeGrid;
 use crate::error::{invalid, Error};
+use crate::real::Real;
 use crate::rng;
 use crate::sde_basics::{wiener::WienerPath, Sde};
 use crate::Result;
@@ -57,31 +62,32 @@ impl Record {
 
 /// The recorded states of a solve.
 #[derive(Debug, Clone)]
-pub struct SdeSolution {
+pub struct SdeSolution<F = f64> {
     /// Times of the recorded states.
     pub times: Vec<f64>,
     /// One `n × d` state per recorded time.
-    pub states: Vec<Array2<f64>>,
+    pub states: Vec<Array2<F>>,
     /// Drift/score evaluations per particle (network function evaluations).
     pub nfe: usize,
 }
 
-impl SdeSolution {
+impl<F: Real> SdeSolution<F> {
     /// The state at the final time.
-    pub fn last(&self) -> &Array2<f64> {
+    pub fn last(&self) -> &Array2<F> {
         self.states
             .last()
             .expect("a solution always records its final state")
     }
 
     /// Particle `i`'s path through the recorded times, component `j`.
-    pub fn path(&self, i: usize, j: usize) -> Vec<f64> {
+    pub fn path(&self, i: usize, j: usize) -> Vec<F> {
         self.states.iter().map(|x| x[[i, j]]).collect()
     }
 }
 
-/// One step of an SDE scheme; [`solve`] supplies the loop.
-pub trait SdeScheme: Sync {
+/// One step of an SDE scheme; [`solve`] supplies the loop. `F` is the batch's element type
+/// (`impl SdeScheme for X` means `f64`).
+pub trait SdeScheme<F: Real = f64>: Sync {
     /// Name for tables and plots.
     fn name(&self) -> &'static str;
 
@@ -93,22 +99,37 @@ pub trait SdeScheme: Sync {
     /// The state at `t + dt` from `x` at `t`, given the Wiener increment `dw` (`n × d`, variance `|dt|`).
     fn step(
         &self,
-        sde: &dyn Sde,
-        x: ArrayView2<f64>,
+        sde: &dyn Sde<F>,
+        x: ArrayView2<F>,
         t: f64,
         dt: f64,
-        dw: ArrayView2<f64>,
-    ) -> Result<Array2<f64>>;
+        dw: ArrayView2<F>,
+    ) -> Result<Array2<F>>;
+
+    /// [`Self::step`] written into `x`, which is what [`solve`] calls; a scheme that can
+    /// update in place overrides it (and then defines `step` through it), saving an array
+    /// per step.
+    fn step_in_place(
+        &self,
+        sde: &dyn Sde<F>,
+        x: &mut Array2<F>,
+        t: f64,
+        dt: f64,
+        dw: ArrayView2<F>,
+    ) -> Result<()> {
+        *x = self.step(sde, x.view(), t, dt, dw)?;
+        Ok(())
+    }
 
     /// Runs this scheme over `grid` from `x0`; see [`solve`].
     fn solve(
         &self,
-        sde: &dyn Sde,
-        x0: ArrayView2<f64>,
+        sde: &dyn Sde<F>,
+        x0: ArrayView2<F>,
         grid: &TimeGrid,
         noise: Noise,
         record: Record,
-    ) -> Result<SdeSolution>
+    ) -> Result<SdeSolution<F>>
     where
         Self: Sized,
     {
@@ -117,38 +138,53 @@ pub trait SdeScheme: Sync {
 }
 
 /// Euler–Maruyama (seed 000 §2.1.2): `x ← x + f(x,t) Δt + G(x,t) ΔW`. Strong order ½, weak order 1.
+/// In `f64` and `f32`; the update is done in place ([`Diffusion::euler_update`]).
+///
+/// [`Diffusion::euler_update`]: crate::sde_basics::Diffusion::euler_update
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EulerMaruyama;
 
-impl SdeScheme for EulerMaruyama {
+impl<F: Real> SdeScheme<F> for EulerMaruyama {
     fn name(&self) -> &'static str {
         "Euler–Maruyama"
     }
 
     fn step(
         &self,
-        sde: &dyn Sde,
-        x: ArrayView2<f64>,
+        sde: &dyn Sde<F>,
+        x: ArrayView2<F>,
         t: f64,
         dt: f64,
-        dw: ArrayView2<f64>,
-    ) -> Result<Array2<f64>> {
-        let mut next = sde.drift(x, t)? * dt;
-        next += &sde.diffusion(x, t)?.apply(dw)?;
-        next += &x;
+        dw: ArrayView2<F>,
+    ) -> Result<Array2<F>> {
+        let mut next = x.to_owned();
+        self.step_in_place(sde, &mut next, t, dt, dw)?;
         Ok(next)
+    }
+
+    fn step_in_place(
+        &self,
+        sde: &dyn Sde<F>,
+        x: &mut Array2<F>,
+        t: f64,
+        dt: f64,
+        dw: ArrayView2<F>,
+    ) -> Result<()> {
+        let drift = sde.drift(x.view(), t)?;
+        let g = sde.diffusion(x.view(), t)?;
+        g.euler_update(x.view_mut(), drift.view(), dt, dw)
     }
 }
 
-/// Integrates `sde` with `scheme` over `grid` from the batch `x0` (`n × d`).
-pub fn solve(
-    scheme: &(impl SdeScheme + ?Sized),
-    sde: &dyn Sde,
-    x0: ArrayView2<f64>,
+/// Integrates `sde` with `scheme` over `grid` from the batch `x0` (`n × d`), in `f64` or `f32`.
+pub fn solve<F: Real>(
+    scheme: &(impl SdeScheme<F> + ?Sized),
+    sde: &dyn Sde<F>,
+    x0: ArrayView2<F>,
     grid: &TimeGrid,
     noise: Noise,
     record: Record,
-) -> Result<SdeSolution> {
+) -> Result<SdeSolution<F>> {
     let (n, d) = x0.dim();
     if n == 0 || d == 0 {
         return invalid(
@@ -157,7 +193,11 @@ pub fn solve(
             "need at least one particle and one dimension",
         );
     }
-    crate::error::all_finite("the initial state x0", x0.iter())?;
+    if !all_finite(x0) {
+        return Err(Error::Numerical(
+            "the initial state x0 produced a non-finite value".into(),
+        ));
+    }
     if let Noise::Path(path) = noise {
         if path.grid() != grid {
             return Err(Error::Shape(
@@ -173,7 +213,7 @@ pub fn solve(
     }
     let keep = record.indices(grid.steps())?;
 
-    let chunks: Vec<Vec<Array2<f64>>> = (0..n.div_ceil(CHUNK_ROWS))
+    let chunks: Vec<Vec<Array2<F>>> = (0..n.div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|c| {
             let rows = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
@@ -192,7 +232,7 @@ pub fn solve(
 
     let states = (0..keep.len())
         .map(|r| {
-            let parts: Vec<ArrayView2<f64>> = chunks.iter().map(|ch| ch[r].view()).collect();
+            let parts: Vec<ArrayView2<F>> = chunks.iter().map(|ch| ch[r].view()).collect();
             concatenate(Axis(0), &parts).expect("chunks share their column count")
         })
         .collect();
@@ -203,17 +243,22 @@ pub fn solve(
     })
 }
 
+/// True when every entry is finite (one branch-free pass).
+fn all_finite<F: Real>(x: ArrayView2<F>) -> bool {
+    x.fold(true, |ok, v| ok & v.is_finite())
+}
+
 #[allow(clippy::too_many_arguments)]
-fn solve_chunk(
-    scheme: &(impl SdeScheme + ?Sized),
-    sde: &dyn Sde,
-    x0: ArrayView2<f64>,
+fn solve_chunk<F: Real>(
+    scheme: &(impl SdeScheme<F> + ?Sized),
+    sde: &dyn Sde<F>,
+    x0: ArrayView2<F>,
     rows: std::ops::Range<usize>,
     chunk: u64,
     grid: &TimeGrid,
     noise: Noise,
     keep: &[usize],
-) -> Result<Vec<Array2<f64>>> {
+) -> Result<Vec<Array2<F>>> {
     let mut rng = rng::stream(
         if let Noise::Seed(seed) = noise {
             seed
@@ -229,14 +274,20 @@ fn solve_chunk(
         kept.push(x.clone());
         next_keep.next();
     }
+    let mut dw = Array2::zeros(x.dim());
     for k in 0..grid.steps() {
         let (t, dt) = grid.step(k);
-        let dw = match noise {
-            Noise::Path(path) => path.increment(k, rows.clone()),
-            Noise::Seed(_) => rng::normals(&mut rng, x.nrows(), x.ncols()) * dt.abs().sqrt(),
-        };
-        x = scheme.step(sde, x.view(), t, dt, dw.view())?;
-        if !x.iter().all(|v| v.is_finite()) {
+        match noise {
+            Noise::Path(path) => dw.assign(&path.increment(k, rows.clone()).mapv(F::of)),
+            Noise::Seed(_) => {
+                let z = dw.as_slice_mut().expect("a new array is contiguous");
+                F::fill_normals(&mut rng, z);
+                let h = F::of(dt.abs().sqrt());
+                z.iter_mut().for_each(|z| *z = *z * h);
+            }
+        }
+        scheme.step_in_place(sde, &mut x, t, dt, dw.view())?;
+        if !all_finite(x.view()) {
             return Err(Error::Numerical(format!(
                 "{} left the finite range at step {} of {} (t = {:.6} → {:.6}); the step size may be too large",
                 scheme.name(),
