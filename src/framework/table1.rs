@@ -152,7 +152,7 @@ pub fn check_column(
     if n < 2 {
         return invalid("n", n, "need at least two paths for a variance");
     }
-    if steps < 4 || steps % 4 != 0 {
+    if steps < 4 || !steps.is_multiple_of(4) {
         return invalid("steps", steps, "must be a positive multiple of 4");
     }
     let t_max = sde.t_max();

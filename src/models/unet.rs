@@ -67,14 +67,14 @@ impl UNetConfig {
     }
 
     fn check(&self) -> Result<()> {
-        if self.side == 0 || self.side % 4 != 0 {
+        if self.side == 0 || !self.side.is_multiple_of(4) {
             return invalid(
                 "side",
                 self.side,
                 "must be a positive multiple of 4 (two halvings)",
             );
         }
-        if self.groups == 0 || self.channels == 0 || self.channels % self.groups != 0 {
+        if self.groups == 0 || self.channels == 0 || !self.channels.is_multiple_of(self.groups) {
             return invalid(
                 "channels",
                 self.channels,

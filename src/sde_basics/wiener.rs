@@ -180,7 +180,7 @@ impl WienerPath {
     /// compared path by path (chapter 2's convergence ladders).
     pub fn coarsen(&self, factor: usize) -> Result<Self> {
         let steps = self.grid.steps();
-        if factor == 0 || steps % factor != 0 {
+        if factor == 0 || !steps.is_multiple_of(factor) {
             return invalid(
                 "factor",
                 factor,

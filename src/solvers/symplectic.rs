@@ -29,7 +29,7 @@ pub struct HamiltonianFlow<H>(pub H);
 
 fn split(x: ArrayView2<f64>) -> Result<(ArrayView2<f64>, ArrayView2<f64>)> {
     let d = x.ncols();
-    if d % 2 != 0 {
+    if !d.is_multiple_of(2) {
         return Err(Error::Shape(format!(
             "a Hamiltonian state is [q | p] with an even number of columns, got {d}"
         )));
