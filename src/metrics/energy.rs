@@ -18,7 +18,9 @@ fn mean_distance(a: ArrayView2<f64>, b: ArrayView2<f64>, same: bool) -> f64 {
         a.as_slice().expect("standard layout"),
         b.as_slice().expect("standard layout"),
     );
-    let total: f64 = (0..a.nrows())
+    // Row sums in parallel, then added in row order: a parallel `sum()` would associate the
+    // additions by work stealing, and the same seed could give another last bit.
+    let rows: Vec<f64> = (0..a.nrows())
         .into_par_iter()
         .map(|i| {
             let ai = &aa[i * d..(i + 1) * d];
@@ -34,7 +36,8 @@ fn mean_distance(a: ArrayView2<f64>, b: ArrayView2<f64>, same: bool) -> f64 {
                 })
                 .sum::<f64>()
         })
-        .sum();
+        .collect();
+    let total: f64 = rows.iter().sum();
     let pairs = (a.nrows() * b.nrows()) as f64;
     if same {
         2.0 * total / pairs

@@ -48,6 +48,29 @@ mod tests {
     use crate::data::GaussianMixture;
     use ndarray::{array, Array2};
 
+    /// The same samples give the same bits whatever the thread count (a parallel float `sum()`
+    /// would not: `tests/appendix.rs::same_seed_same_numbers` once failed on it under load).
+    #[test]
+    fn energy_distance_does_not_depend_on_the_thread_count() {
+        let mix = GaussianMixture::appendix_2d();
+        let (x, y) = (mix.sample(3000, 1), mix.sample(2500, 2));
+        let in_pool = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| energy_distance(x.view(), y.view()).unwrap())
+        };
+        let one = in_pool(1);
+        for threads in [2, 3, 7] {
+            assert_eq!(
+                one.to_bits(),
+                in_pool(threads).to_bits(),
+                "{threads} threads"
+            );
+        }
+    }
+
     #[test]
     fn exact_values_on_a_unit_square() {
         // x = two bottom corners, y = two top corners of the unit square:
