@@ -26,7 +26,9 @@ use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid};
 use plotly::{Histogram, Plot, Scatter};
 
 mod numerics;
-pub use numerics::{convergence, curves, stability_regions, step_sizes, table};
+pub use numerics::{convergence, curves, stability_regions, step_sizes};
+mod table;
+pub use table::table;
 
 /// HTML that Jupyter displays when it is the value of a cell.
 #[derive(Debug, Clone)]
