@@ -33,7 +33,7 @@ impl ImagePanel {
     }
 
     /// The mosaic, top row first, with a one-pixel gap (`NaN`, drawn blank) between images.
-    fn mosaic(&self) -> Result<Vec<Vec<f64>>> {
+    pub(super) fn mosaic(&self) -> Result<Vec<Vec<f64>>> {
         let (n, d) = self.images.dim();
         let side = (d as f64).sqrt().round() as usize;
         if side * side != d || d == 0 {
