@@ -202,7 +202,7 @@ pub fn images(title: &str, frames: &[ImagePanel], (lo, hi): (f64, f64)) -> Resul
             .show_scale(false)];
         states.push((f.label.clone(), traces));
     }
-    let bare = || Axis::new().show_tick_labels(false).ticks(plotly::layout::TicksDirection::None).show_grid(false).zero_line(false);
+    let bare = || Axis::new().show_tick_labels(false).tick_length(0).show_grid(false).zero_line(false);
     let layout = Layout::new()
         .title(title)
         .height(520)
