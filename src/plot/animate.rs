@@ -318,7 +318,10 @@ mod tests {
             assert_eq!(frame["name"], format!("t = {k}"));
             assert_eq!(frame["traces"], json!([0, 1]));
             let data = frame["data"].as_array().unwrap();
-            assert_eq!(ys(&data[1]), frames[k].density);
+            // serde_json parses floats to within an ulp or so (no `float_roundtrip`).
+            let density = ys(&data[1]);
+            assert_eq!(density.len(), frames[k].density.len());
+            assert!(density.iter().zip(&frames[k].density).all(|(a, b)| (a - b).abs() <= 1e-14 * b.abs()));
             // Histogram area = fraction of samples inside [−5, 5]: 1, 1, 3/4.
             let heights = ys(&data[0]);
             let area: f64 = heights.iter().sum::<f64>() * 10.0 / BINS as f64;
@@ -356,10 +359,11 @@ mod tests {
         let v = json_of(&clouds("c", &["SDE", "ODE"], &frames, 3.0).unwrap());
         let f = v["frames"].as_array().unwrap();
         assert_eq!(f.len(), 4);
-        assert_eq!(f[3]["data"][0]["x"], json!([3.0; 5]));
-        assert_eq!(f[3]["data"][1]["y"], json!([-3.0; 3]));
+        assert_eq!(f[3]["data"][0]["x"], json!(vec![3.0; 5]));
+        assert_eq!(f[3]["data"][1]["y"], json!(vec![-3.0; 3]));
         assert_eq!(f[3]["data"][1]["xaxis"], "x2");
-        assert!(clouds("c", &["SDE"], &frames, 3.0).unwrap_err().to_string().contains("one cloud per panel"));
+        let err = clouds("c", &["SDE"], &frames, 3.0).err().expect("one panel, two clouds");
+        assert!(err.to_string().contains("one cloud per panel"), "{err}");
         assert!(clouds("c", &["SDE", "ODE"], &[], 3.0).is_err());
         assert!(clouds("c", &["SDE", "ODE"], &frames, 0.0).is_err());
         let three_d = CloudFrame { label: "x".into(), clouds: vec![Array2::zeros((2, 3)), Array2::zeros((2, 2))] };
