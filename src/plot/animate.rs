@@ -15,19 +15,23 @@
 //! * [`images`] — image mosaics (digits emerging from noise).
 
 use ndarray::Array2;
-use plotly::common::{Anchor, ColorScale, ColorScalePalette, Fill, Line, LineShape, Marker, Mode};
-use plotly::layout::update_menu::{Button, ButtonMethod, UpdateMenu, UpdateMenuDirection, UpdateMenuType};
-use plotly::layout::{Axis, Frame, Slider, SliderCurrentValue, SliderMethod, SliderStep};
+use plotly::common::{Anchor, ColorScale, ColorScalePalette, Fill, Line, LineShape, Marker, Mode, Pad};
+use plotly::layout::update_menu::{ButtonBuilder, UpdateMenu, UpdateMenuDirection, UpdateMenuType};
+use plotly::layout::{
+    Animation, AnimationMode, AnimationOptions, Axis, ControlBuilderError, Frame, FrameSettings, Margin, Slider,
+    SliderCurrentValue, SliderStepBuilder, TransitionSettings,
+};
 use plotly::{HeatMap, Layout, Plot, Scatter, Trace, Traces};
-use serde_json::json;
 
 use super::charts::{axis_ids, panel_layout, with_axes};
 use super::{DensityPanel, ImagePanel};
-use crate::error::invalid;
+use crate::error::{invalid, Error};
 use crate::Result;
 
 /// Milliseconds per frame when playing.
 const FRAME_MS: usize = 400;
+/// Pixels between the bottom of the plot area and the slider (room for the x axis and its title).
+const CONTROLS_TOP: usize = 56;
 /// Histogram bins of [`densities`].
 const BINS: usize = 60;
 const COLOURS: [&str; 4] = ["#4C78A8", "#E45756", "#54A24B", "#B279A2"];
@@ -90,10 +94,10 @@ pub fn densities(title: &str, frames: &[DensityPanel]) -> Result<Plot> {
     }
     let layout = Layout::new()
         .title(title)
-        .height(460)
+        .height(540)
         .x_axis(Axis::new().title("x").range(vec![lo, hi]))
         .y_axis(Axis::new().title("density").range(vec![0.0, 1.05 * top.max(f64::MIN_POSITIVE)]));
-    Ok(animated(layout, states))
+    animated(layout, states)
 }
 
 /// 2-D point clouds, one panel per name in `panels` (side by side, each `[−extent, extent]²`),
@@ -103,7 +107,7 @@ pub fn clouds(title: &str, panels: &[&str], frames: &[CloudFrame], extent: f64) 
     if !(extent.is_finite() && extent > 0.0) {
         return invalid("extent", extent, "must be finite and > 0");
     }
-    let mut layout = panel_layout(title, panels.len())?.height(480);
+    let mut layout = panel_layout(title, panels.len())?.height(560);
     for (k, name) in panels.iter().enumerate() {
         let (xa, _) = axis_ids(k);
         let x = Axis::new().title(*name).range(vec![-extent, extent]);
@@ -137,7 +141,7 @@ pub fn clouds(title: &str, panels: &[&str], frames: &[CloudFrame], extent: f64) 
         }
         states.push((f.label.clone(), traces));
     }
-    Ok(animated(layout, states))
+    animated(layout, states)
 }
 
 /// Curves over one grid `xs`, one per name, changing from frame to frame (fixed axes).
@@ -180,10 +184,10 @@ pub fn curves(
     let pad = 0.05 * (top - bottom).max(f64::MIN_POSITIVE);
     let layout = Layout::new()
         .title(title)
-        .height(460)
+        .height(540)
         .x_axis(Axis::new().title(x_label))
         .y_axis(Axis::new().title(y_label).range(vec![bottom - pad, top + pad]));
-    Ok(animated(layout, states))
+    animated(layout, states)
 }
 
 /// Image mosaics, one [`ImagePanel`] per frame (its label on the slider), on one grey scale
@@ -205,10 +209,10 @@ pub fn images(title: &str, frames: &[ImagePanel], (lo, hi): (f64, f64)) -> Resul
     let bare = || Axis::new().show_tick_labels(false).tick_length(0).show_grid(false).zero_line(false);
     let layout = Layout::new()
         .title(title)
-        .height(520)
+        .height(600)
         .x_axis(bare().constrain(plotly::layout::AxisConstrain::Domain))
         .y_axis(bare().scale_anchor("x").constrain(plotly::layout::AxisConstrain::Domain));
-    Ok(animated(layout, states))
+    animated(layout, states)
 }
 
 fn check_frames(n: usize) -> Result<()> {
@@ -237,12 +241,16 @@ fn histogram(samples: &[f64], lo: f64, hi: f64, bins: usize) -> Result<(Vec<f64>
 
 /// The figure: the first state drawn, every state a frame (named by its label) replacing the
 /// same traces, a play/pause button and a slider with one step per frame.
-fn animated(layout: Layout, states: Vec<(String, Vec<Box<dyn Trace>>)>) -> Plot {
+fn animated(layout: Layout, states: Vec<(String, Vec<Box<dyn Trace>>)>) -> Result<Plot> {
+    let controls = |e: ControlBuilderError| Error::Numerical(format!("animation controls: {e}"));
+    let immediate = |ms: usize, redraw: bool| {
+        AnimationOptions::new()
+            .mode(AnimationMode::Immediate)
+            .frame(FrameSettings::new().duration(ms).redraw(redraw))
+            .transition(TransitionSettings::new().duration(0))
+    };
     let mut plot = Plot::new();
     let indices: Vec<usize> = (0..states[0].1.len()).collect();
-    let jump = |name: &str| {
-        json!([[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": true}, "transition": {"duration": 0}}])
-    };
     let mut steps = Vec::with_capacity(states.len());
     for (k, (label, traces)) in states.into_iter().enumerate() {
         let mut data = Traces::new();
@@ -253,13 +261,15 @@ fn animated(layout: Layout, states: Vec<(String, Vec<Box<dyn Trace>>)>) -> Plot 
             data.push(t);
         }
         plot.add_frame(Frame::new().name(label.as_str()).data(data).traces(indices.clone()));
-        steps.push(SliderStep::new().label(label.as_str()).method(SliderMethod::Animate).args(jump(&label)));
+        let jump = Animation::frames(vec![label.clone()]).options(immediate(0, true));
+        steps.push(SliderStepBuilder::new().label(label.as_str()).animation(jump).build().map_err(controls)?);
     }
-    let play = Button::new().label("▶ play").method(ButtonMethod::Animate).args(json!([null, {
-        "mode": "immediate", "fromcurrent": true,
-        "frame": {"duration": FRAME_MS, "redraw": true}, "transition": {"duration": 0}}]));
-    let pause = Button::new().label("❚❚ pause").method(ButtonMethod::Animate).args(json!([[null], {
-        "mode": "immediate", "frame": {"duration": 0, "redraw": false}, "transition": {"duration": 0}}]));
+    let play = ButtonBuilder::new()
+        .label("▶ play")
+        .animation(Animation::all_frames().options(immediate(FRAME_MS, true).fromcurrent(true)))
+        .build()
+        .map_err(controls)?;
+    let pause = ButtonBuilder::new().label("❚❚ pause").animation(Animation::pause()).build().map_err(controls)?;
     let menu = UpdateMenu::new()
         .ty(UpdateMenuType::Buttons)
         .direction(UpdateMenuDirection::Left)
@@ -267,24 +277,27 @@ fn animated(layout: Layout, states: Vec<(String, Vec<Box<dyn Trace>>)>) -> Plot 
         .show_active(false)
         .x(0.0)
         .x_anchor(Anchor::Left)
-        .y(-0.12)
-        .y_anchor(Anchor::Top);
+        .y(0.0)
+        .y_anchor(Anchor::Top)
+        .pad(Pad::new(CONTROLS_TOP + 24, 0, 0));
+    // Below the x axis and its title: the slider CONTROLS_TOP px under the plot, the buttons beside it.
     let slider = Slider::new()
         .active(0)
         .steps(steps)
-        .x(0.22)
-        .length(0.78)
-        .y(-0.08)
+        .x(0.2)
+        .length(0.8)
+        .y(0.0)
         .y_anchor(Anchor::Top)
+        .pad(Pad::new(CONTROLS_TOP, 0, 0))
         .current_value(SliderCurrentValue::new().visible(true).prefix("frame: "));
-    plot.set_layout(layout.update_menus(vec![menu]).sliders(vec![slider]));
-    plot
+    plot.set_layout(layout.margin(Margin::new().bottom(CONTROLS_TOP + 90)).update_menus(vec![menu]).sliders(vec![slider]));
+    Ok(plot)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     fn json_of(plot: &Plot) -> Value {
         serde_json::from_str(&plot.to_json()).unwrap()
