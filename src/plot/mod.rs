@@ -5,6 +5,7 @@
 //! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
+pub mod animate;
 mod charts;
 mod fields;
 mod images;
