@@ -9,7 +9,7 @@
 //!   `x ← x − ½ β_i s Δt + √(β_i Δt) z` ([`AsWrittenReverse`]) for 1000 steps, and A.8's
 //!   statistics taken on `samples[-1]` — which, as written, is the state after step 901,
 //!   not the last one (A.6 records when `i % 100 == 0`, *after* the update);
-//! - [`Variant::Corrected`] — `../shared/bench/appendix_torch.py`'s experiment: the VP SDE
+//! - [`Variant::Corrected`] — the PyTorch twin's experiment (`bench/python/appendix.py`): the VP SDE
 //!   with `β(t) = 0.1 + 19.9 t` on `[10⁻³, 1]` (the consistent continuous limit of a
 //!   per-step `β_i`: `β(t)Δt ↔ β_i`), the same network predicting `ε` (score `= −ε̂/σ(t)`),
 //!   `‖ε̂ − ε‖²` loss, 2000 full-batch Adam steps; sampled by the reverse SDE with the full

@@ -528,7 +528,7 @@ impl Ema {
 
     fn update(&mut self) -> Result<()> {
         for (avg, var) in self.average.iter_mut().zip(&self.vars) {
-            *avg = ((&*avg * self.decay)? + (var.as_tensor().detach() * (1.0 - self.decay))?)?;
+            *avg = crate::models::kernels::moving_average(avg, var.as_tensor(), self.decay)?;
         }
         Ok(())
     }
