@@ -386,7 +386,7 @@ cmd_grade() {
 
 # ---------------------------------------------------------------- bench
 # ./workbook.sh bench [--reps N] [--noisy CORES] [NAME...]: every benchmark (or the NAMEs:
-# appendix, appendix-improved, em, unet) as a release example of the crate run back to back with
+# appendix, appendix-improved, em) as a release example of the crate run back to back with
 # its Python twin in bench/python/, by bench/run.py: one table of medians, ratios and peak memory,
 # the CPU other processes used meanwhile (noisy runs flagged), JSON under target/bench/.
 # The twins' venv (numpy, scipy, torch, torchsde from PyPI) lives in the per-user cache as

@@ -61,15 +61,6 @@ BENCHES = {
             ("  standard normals f32, one thread (vs torch, 2 threads)", "normals_f32_per_s", "normals_f32_per_s", None, "1/s"),
         ],
     ),
-    "unet": (
-        ["unet_bench"],
-        ["unet.py"],
-        [
-            ("digits U-Net training (batch 128)", "train_images_per_s", "train_images_per_s", 1.0, "images/s"),
-            ("digits U-Net sampling, DPM-Solver++(2M) 10 steps, CFG", "sample_images_per_s", "sample_images_per_s", 1.0, "images/s"),
-            ("  loss, mean of the last 20 steps (lower is better)", "loss_last20", "loss_last20", None, ""),
-        ],
-    ),
 }
 
 
@@ -214,7 +205,7 @@ def print_table(record, names):
             else:
                 ratio = py / c if lower else c / py
             verdict = "–" if target is None or ratio is None else (
-                f"≥ {target}×: {'met' if ratio >= target else 'NOT met'}")
+                f"≥ {target}{'×' if pk else ''}: {'met' if ratio >= target else 'NOT met'}")
             last = i == 0
             print(f"| {label} | {fmt(c)} {unit} | {fmt(py)} | {fmt(ratio)}{'×' if pk else ''} | {verdict} | "
                   f"{f'{fmt(peak[0])} / {fmt(peak[1])}' if last else ''} | {f'{others:.2f}{noisy}' if last else ''} |")
