@@ -22,9 +22,22 @@
 //! in one vectorised pass each, split over rayon's threads), and `gemm`'s runtime-detected
 //! AVX-512 kernels. Same machine, same load: 3.4× less CPU time per run, training steps/s ×2–4.
 //!
-//! What is left: the multiply (~35 %), candle's zero-filled outputs and gradient accumulators
-//! (`memset` ~12 %), SiLU (~16 %), and candle's per-operation allocation and graph walk in
-//! backward (one tensor per node) and AdamW (~12 whole-tensor operations per parameter).
+//! Since then the optimiser is `models::Adam` (candle-nn's AdamW, same numbers, one in-place
+//! pass per variable instead of ~12 whole-tensor operations) and the moving average of the
+//! improved recipe is `models::kernels::moving_average` (in place). Profile of the corrected
+//! training after that (perf, release build with `-C target-cpu=native` as `./workbook.sh
+//! bench` builds it, one thread, AVX2/FMA machine, self time): **~50 % in the matrix multiply**
+//! (`gemm`'s AVX2 `x2x6` FMA microkernel ~44 %, operand packing ~5 %), `memset` ~8 % (candle's
+//! backward pass: every gradient accumulator starts as a zero tensor), candle's element-wise
+//! maps ~9 % (`binary_map` and the `collect` behind it: adding each node's gradient to its
+//! accumulator, the loss), SiLU and its derivative and the other closures ~13 %, copies ~3 %.
+//! By a rough count (≈ 274 MFLOP a step, forward and backward) the multiply already runs at
+//! about half the two cores' FMA peak, so the step is bounded by it: removing every other
+//! cost would make it at most ~2× faster, while issue 21's
+//! target (1.5× PyTorch, which multiplies with oneDNN/MKL and keeps no autograd graph for the
+//! gradient sums) needs ~2.6×. What would be left to win is a hand-written backward pass for
+//! the MLP that writes the weight gradients straight into preallocated buffers (no zeroed
+//! accumulators, no per-node tensors) — a change to the training loop, not to the kernels.
 
 use std::time::Instant;
 

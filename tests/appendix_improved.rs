@@ -15,31 +15,32 @@ fn weights(net: &ScoreNet) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// One step with `ema = Some(d)` leaves `d θ₀ + (1 − d) θ₁` in the network, `θ₁` being what
-/// the same step leaves without the average.
+/// Two steps with `ema = Some(d)` leave the bias-corrected average `(d θ₁ + θ₂) / (1 + d)` in
+/// the network — the initial weights `θ₀` not at all — where `θ₁`, `θ₂` are what one and two
+/// steps leave without the average (the same seed draws the same batches).
 #[test]
-fn ema_of_one_step_mixes_the_start_and_the_step() {
+fn ema_is_the_bias_corrected_average_of_the_iterates() {
     let cpu = models::device("cpu").unwrap();
     let data = diffusion_sde::data::GaussianMixture::appendix_2d().sample(64, 0);
     let sde = VpSde::default();
-    let plain = ScoreNet::new(ScoreNetConfig::appendix(), &cpu, 5).unwrap();
-    let averaged = ScoreNet::new(ScoreNetConfig::appendix(), &cpu, 5).unwrap();
-    let theta0 = weights(&plain);
-    let config = DsmConfig::new(1, 7);
-    train_dsm(&plain, &sde, data.view(), &config).unwrap();
-    let d = 0.75;
-    let with_ema = DsmConfig {
-        ema: Some(d),
-        ..config
+    let trained = |steps: usize, ema: Option<f64>| {
+        let net = ScoreNet::new(ScoreNetConfig::appendix(), &cpu, 5).unwrap();
+        let config = DsmConfig {
+            ema,
+            ..DsmConfig::new(steps, 7)
+        };
+        train_dsm(&net, &sde, data.view(), &config).unwrap();
+        weights(&net)
     };
-    train_dsm(&averaged, &sde, data.view(), &with_ema).unwrap();
-    let (theta1, avg) = (weights(&plain), weights(&averaged));
+    let d = 0.75;
+    let (theta1, theta2, avg) = (trained(1, None), trained(2, None), trained(2, Some(d)));
+    let theta0 = weights(&ScoreNet::new(ScoreNetConfig::appendix(), &cpu, 5).unwrap());
     let mut moved = 0;
-    for ((w0, w1), wa) in theta0.iter().zip(&theta1).zip(&avg) {
-        for ((&a, &b), &m) in w0.iter().zip(w1).zip(wa) {
-            let want = d as f32 * a + (1.0 - d as f32) * b;
+    for (((w1, w2), wa), w0) in theta1.iter().zip(&theta2).zip(&avg).zip(&theta0) {
+        for (((&a, &b), &m), &z) in w1.iter().zip(w2).zip(wa).zip(w0) {
+            let want = (d as f32 * a + b) / (1.0 + d as f32);
             assert!((m - want).abs() <= 1e-6 * (1.0 + want.abs()), "{m} vs {want}");
-            moved += usize::from(a != b);
+            moved += usize::from(a != z);
         }
     }
     assert!(moved > 1000, "the step moved only {moved} weights");

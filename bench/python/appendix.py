@@ -12,12 +12,13 @@ Improved variant (`--variant improved`): the same MLP, with fixed sinusoidal tim
 [sin(1000 t w_k), cos(1000 t w_k)], w_k = 10000^(-k/32) in place of the time MLP; the network
 predicts v = alpha eps - sigma x0 with the same eps-space loss (alpha^2 ||v_hat - v||^2 on the
 VP SDE); 4000 steps with the learning rate decayed from 1e-3 to 0 along a half cosine; the
-samplers use an exponential moving average of the weights (decay 0.999).
+samplers use an exponential moving average of the weights (decay 0.999), started from zero and
+bias-corrected as Adam's moments are (m / (1 - 0.999^K) after K steps), as the crate's
+`DsmConfig::ema`.
 
 Prints one `BENCH {...}` line (see common.emit). Usage: python appendix.py [--variant V] [--steps K]
 """
 import argparse
-import copy
 import math
 import os
 import sys
@@ -68,7 +69,7 @@ def train(variant, steps):
     torch.manual_seed(SEED)
     data = C.sample_mixture(N_TRAIN, np.random.default_rng(SEED))
     net = ScoreNet(sinusoidal=improved)
-    ema = copy.deepcopy(net) if improved else None
+    ema = [torch.zeros_like(p) for p in net.parameters()] if improved else None
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if improved else None
     x0 = torch.tensor(data, dtype=torch.float32)
@@ -91,10 +92,14 @@ def train(variant, steps):
             sched.step()
         if ema is not None:
             with torch.no_grad():
-                for pe, p in zip(ema.parameters(), net.parameters()):
-                    pe.mul_(0.999).add_(p, alpha=0.001)
+                for m, p in zip(ema, net.parameters()):
+                    m.mul_(0.999).add_(p, alpha=0.001)
         losses.append(loss.item())
-    return (ema or net), losses, time.perf_counter() - t0
+    if ema is not None:
+        with torch.no_grad():
+            for m, p in zip(ema, net.parameters()):
+                p.copy_(m / (1 - 0.999 ** steps))
+    return net, losses, time.perf_counter() - t0
 
 
 @torch.no_grad()
