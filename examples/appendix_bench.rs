@@ -58,7 +58,10 @@ fn option(name: &str) -> Option<String> {
 }
 
 fn main() -> Result<()> {
-    let variant: Variant = option("--variant").as_deref().unwrap_or("corrected").parse()?;
+    let variant: Variant = option("--variant")
+        .as_deref()
+        .unwrap_or("corrected")
+        .parse()?;
     let steps = match option("--steps") {
         None => variant.default_steps(),
         Some(v) => v.parse().map_err(|_| Error::InvalidArgument {

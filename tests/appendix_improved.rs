@@ -14,7 +14,13 @@ use diffusion_sde::solvers::Record;
 fn weights(net: &ScoreNet) -> Vec<Vec<f32>> {
     net.trainable_vars()
         .iter()
-        .map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .map(|v| {
+            v.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -42,7 +48,10 @@ fn ema_is_the_bias_corrected_average_of_the_iterates() {
     for (((w1, w2), wa), w0) in theta1.iter().zip(&theta2).zip(&avg).zip(&theta0) {
         for (((&a, &b), &m), &z) in w1.iter().zip(w2).zip(wa).zip(w0) {
             let want = (d as f32 * a + b) / (1.0 + d as f32);
-            assert!((m - want).abs() <= 1e-6 * (1.0 + want.abs()), "{m} vs {want}");
+            assert!(
+                (m - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "{m} vs {want}"
+            );
             moved += usize::from(a != z);
         }
     }
@@ -73,7 +82,11 @@ fn defaults_are_the_plain_loop_and_cosine_changes_the_run() {
         ..base.clone()
     });
     let plain = train(&base);
-    assert_eq!(cosine.0[..2], plain.0[..2], "steps 1 and 2 see the same weights");
+    assert_eq!(
+        cosine.0[..2],
+        plain.0[..2],
+        "steps 1 and 2 see the same weights"
+    );
     assert_ne!(cosine.1, plain.1);
     assert_eq!(LrSchedule::Cosine.rate(1e-3, 0, 4000), 1e-3);
     assert!((LrSchedule::Cosine.rate(1e-3, 2000, 4000) - 5e-4).abs() < 1e-15);
@@ -146,12 +159,17 @@ fn improved_recipe_reaches_the_noise_floor_with_one_seed() {
     let cpu = models::device("cpu").unwrap();
     let config = AppendixConfig::new(0);
     let ex = Experiment::new(&config).unwrap();
-    let trained = appendix::train(Variant::Improved, &config, &ex, &cpu, None, &mut |_| {}).unwrap();
+    let trained =
+        appendix::train(Variant::Improved, &config, &ex, &cpu, None, &mut |_| {}).unwrap();
     let sde = VpSde::default();
     let score = LearnedScore::new(&trained.net, sde);
     let samples = ReverseEulerMaruyama::new(config.sampler_steps)
         .sample(&sde, &score, ex.prior.view(), 11, Record::Final)
         .unwrap();
     let q = quality(samples.last().view(), ex.reference.view()).unwrap();
-    assert!(q.energy <= 0.0038, "energy {} above the noise-floor band", q.energy);
+    assert!(
+        q.energy <= 0.0038,
+        "energy {} above the noise-floor band",
+        q.energy
+    );
 }

@@ -448,7 +448,11 @@ pub(crate) fn optimise(
     }
     if let Some(decay) = config.ema {
         if !(0.0..1.0).contains(&decay) {
-            return invalid("ema", decay, "the decay of a moving average must lie in [0, 1)");
+            return invalid(
+                "ema",
+                decay,
+                "the decay of a moving average must lie in [0, 1)",
+            );
         }
     }
     let mut average = match config.ema {

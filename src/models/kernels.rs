@@ -386,7 +386,10 @@ mod tests {
     #[test]
     fn moving_average_is_candles_bit_for_bit() {
         let dev = Device::Cpu;
-        let avg = Tensor::randn(0f32, 1.0, (33, 7), &dev).unwrap().copy().unwrap();
+        let avg = Tensor::randn(0f32, 1.0, (33, 7), &dev)
+            .unwrap()
+            .copy()
+            .unwrap();
         let theta = Tensor::randn(0f32, 3.0, (33, 7), &dev).unwrap();
         let want = ((&avg * 0.999).unwrap() + (&theta * (1.0 - 0.999)).unwrap()).unwrap();
         let got = moving_average(&avg, &theta, 0.999).unwrap();
