@@ -8,7 +8,8 @@ process alone: for every run the driver records its wall time, its peak resident
 run as noisy when others kept more than `--noisy` cores busy on average. Both sides print
 one line `BENCH {"bench": ..., "metrics": {...}}`; the table shows the medians over the
 repetitions, the ratio crate / Python for each compared metric, and whether its target is
-met. The whole record goes to target/bench/<date>.json and target/bench/latest.json.
+met. The whole record goes to target/bench/<date>.json and target/bench/latest.json (and, run
+by run while it works, to target/bench/partial.json).
 
 Standard library only. Usage (workbook.sh passes these):
     python bench/run.py --python VENV_PYTHON --examples DIR [--reps 3] [--noisy 0.25] [NAME...]
@@ -168,17 +169,24 @@ def main():
                 print(f"bench: {name} rep {rep}/{args.reps} {side:<6} {r['run']['wall_s']:8.1f} s, "
                       f"peak {r['run']['peak_mib']:7.1f} MiB, other processes {fmt(o)} cores{flag}",
                       file=sys.stderr, flush=True)
+                record["benches"][name] = runs
+                save(record, "partial.json")  # what finished so far, should the run be stopped
         record["benches"][name] = runs
     print_table(record, names)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    save(record, f"{stamp}.json")
+    save(record, "latest.json")
+    print(f"\nrecord: target/bench/{stamp}.json (and target/bench/latest.json)")
+
+
+def save(record, name):
+    """Writes the record to target/bench/NAME whole or not at all."""
     out_dir = os.path.join(ROOT, "target", "bench")
     os.makedirs(out_dir, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for path in (os.path.join(out_dir, f"{stamp}.json"), os.path.join(out_dir, "latest.json")):
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=1)
-        os.replace(tmp, path)
-    print(f"\nrecord: target/bench/{stamp}.json (and target/bench/latest.json)")
+    path = os.path.join(out_dir, name)
+    with open(path + ".tmp", "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def print_table(record, names):
