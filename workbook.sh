@@ -385,6 +385,56 @@ cmd_grade() {
     "$VENV/bin/python" "$ROOT/tools/exercises.py" grade "$@"
 }
 
+# ---------------------------------------------------------------- bench
+# ./workbook.sh bench [--reps N] [--noisy CORES] [NAME...]: every benchmark (or the NAMEs:
+# appendix, appendix-improved, em) as a release example of the crate run back to back with
+# its Python twin in bench/python/, by bench/run.py: one table of medians, ratios and peak memory,
+# the CPU other processes used meanwhile (noisy runs flagged), JSON under target/bench/.
+# The twins' venv (numpy, scipy, torch, torchsde from PyPI) lives in the per-user cache as
+# bench-venv-<hash of bench/python/requirements.txt>/; the examples are built with the CPU's own
+# features (-C target-cpu=native: candle's AVX/FMA kernels) into target/bench-build/.
+BENCH_REQUIREMENTS="$ROOT/bench/python/requirements.txt"
+
+bench_venv() {
+    local dir
+    dir="$CACHE/bench-venv-$(sha256sum "$BENCH_REQUIREMENTS" | cut -c1-12)"
+    BENCH_PYTHON="$dir/bin/python"
+    if [[ -f "$dir/.workbook-installed" ]] &&
+        "$BENCH_PYTHON" -c 'import numpy, scipy, torch, torchsde' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "creating the bench venv $dir (once: numpy, scipy, torch, torchsde from PyPI;"
+    say "PyPI's torch brings its CUDA libraries along, a few GB; the twins use the CPU only) ..."
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed. On Debian: apt-get install python3-venv"
+    if ! "$BENCH_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$BENCH_REQUIREMENTS"; then
+        rm -rf "$dir"
+        say "pip install -r bench/python/requirements.txt failed."
+        network_hint
+        exit 1
+    fi
+    date -u +%FT%TZ >"$dir/.workbook-installed"
+}
+
+cmd_bench() {
+    check_prerequisites
+    mkdir -p "$CACHE"
+    exec {bench_lock}>"$CACHE/bench.lock"
+    flock "$bench_lock"
+    bench_venv
+    flock -u "$bench_lock"
+    exec {bench_lock}>&-
+    local -a examples
+    mapfile -t examples < <("$BENCH_PYTHON" "$ROOT/bench/run.py" --list-examples "$@") ||
+        die "bench: see the message above"
+    ((${#examples[@]} > 0)) || die "bench: nothing to run"
+    say "building ${examples[*]} (release, -C target-cpu=native, target/bench-build)"
+    CARGO_TARGET_DIR="$ROOT/target/bench-build" RUSTFLAGS="${RUSTFLAGS:--C target-cpu=native}" \
+        cargo build --release --quiet "${examples[@]/#/--example=}" || die "bench: the build failed"
+    "$BENCH_PYTHON" "$ROOT/bench/run.py" --python "$BENCH_PYTHON" \
+        --examples "$ROOT/target/bench-build/release/examples" "$@"
+}
+
 main() {
     local cmd="${1:-}"
     shift || true
@@ -396,6 +446,7 @@ main() {
         run) (($# > 0)) || die "usage: ./workbook.sh run NOTEBOOK..."; setup && runner "$@" ;;
         student) cmd_student "$@" ;;
         grade) cmd_grade "$@" ;;
+        bench) cmd_bench "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

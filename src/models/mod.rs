@@ -14,8 +14,11 @@
 //! - [`TimeClassifier`]: a classifier of noisy data `p(y | x_t, t)` for classifier guidance;
 //! - [`checkpoint`]: safetensors save/load with shape checks;
 //! - [`kernels`]: fused CPU kernels for the layers' affine maps and SiLU (candle's ops on
-//!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on.
+//!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on;
+//! - [`Adam`]: the training loop's optimiser, candle-nn's `AdamW` fused into one in-place
+//!   pass per variable on the CPU (same numbers).
 
+mod adam;
 pub mod checkpoint;
 mod classifier;
 mod convert;
@@ -28,6 +31,7 @@ mod mlp;
 mod score_net;
 mod unet;
 
+pub use adam::Adam;
 pub use classifier::TimeClassifier;
 pub use convert::{to_array, to_tensor};
 pub use denoiser::{DenoisingNet, LearnedScore};
