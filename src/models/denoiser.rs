@@ -279,7 +279,7 @@ impl<S: ForwardSde> ScoreJacobian for LearnedScore<'_, S, ScoreNet> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::VpSde;
+    use crate::sde_basics::VpSde;
     use crate::models::{ScoreNetConfig, TimeEmbedding};
 
     /// The `f32` score is the `f64` score to `f32` rounding, for every parameterisation
