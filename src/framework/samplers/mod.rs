@@ -17,6 +17,7 @@
 //! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
 //! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
+//! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
 //! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
 
 pub mod ddim;
@@ -25,6 +26,7 @@ pub mod dpm_solver;
 pub mod euler_maruyama;
 pub mod exp_pc;
 pub mod hybrid;
+pub mod k_diffusion;
 mod model;
 pub mod pf_ode;
 pub mod predictor_corrector;
@@ -37,6 +39,7 @@ pub use dpm_solver::DpmSolverPP2M;
 pub use euler_maruyama::ReverseEulerMaruyama;
 pub use exp_pc::ExpPc;
 pub use hybrid::Hybrid;
+pub use k_diffusion::{KDiffusion, KMethod};
 pub use model::{History, Model};
 pub use pf_ode::{PfMethod, PfOde};
 pub use predictor_corrector::PredictorCorrector;
@@ -80,6 +83,21 @@ pub trait Sampler: Sync {
         history: &mut History,
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)>;
+
+    /// The last step of a grid that ends at `t = 0` ([`Schedule::to_zero`], a
+    /// [`Spacing::Sigmas`] ending at `σ = 0`): onto the denoised `x̂_0 = D(x, t)` (1 NFE), as
+    /// k-diffusion's final Euler step to `σ = 0` and score_sde's `denoise=True`. A sampler whose
+    /// own step already lands on `σ = 0` (the k-diffusion family) overrides it.
+    fn step_to_zero(
+        &self,
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        _history: &mut History,
+        _rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        Ok((model.denoise(x, t)?, 1))
+    }
 
     /// `(t_start, ε)`: where its grid starts and ends.
     fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
