@@ -13,7 +13,7 @@
 //! | reverse-SDE Euler–Maruyama (seed 001 §3.2.2) | [`euler_maruyama`] | 1 |
 //! | PF-ODE Euler and Heun (seed 001 §3.2.2, seed 000 §2.5.1) | [`pf_ode`] | 1, 2 |
 //! | PF-ODE adaptive Dormand–Prince 5(4) ([`AdaptivePfOde`]) | [`dormand_prince`] | adaptive |
-//! | predictor–corrector, Langevin corrector (Song et al. 2021) | [`predictor_corrector`] | 1 + corrector steps |
+//! | score_sde predictor–corrector: {EM, reverse diffusion, ancestral, none} × {Langevin, annealed Langevin, none} | [`predictor_corrector`] | corrector steps + 1 |
 //! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
 //! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
@@ -42,7 +42,7 @@ pub use hybrid::Hybrid;
 pub use k_diffusion::{KDiffusion, KMethod};
 pub use model::{History, Model};
 pub use pf_ode::{PfMethod, PfOde};
-pub use predictor_corrector::PredictorCorrector;
+pub use predictor_corrector::{Corrector, Predictor, PredictorCorrector};
 pub(crate) use schedule::check_span;
 pub use schedule::{Schedule, Spacing, DEFAULT_EPS};
 pub use sweep::{nfe_quality_sweep, nfe_to_reach, Family, SweepRow};
