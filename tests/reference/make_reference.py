@@ -176,6 +176,62 @@ def main():
     path = HERE / "k_diffusion.json"
     path.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes)")
+    write_pndm(torch, md, x_init / s_hi, weights, means, var)
+
+
+def write_pndm(torch, md, x_init, weights, means, var):
+    """diffusers' PNDMScheduler (PLMS and F-PNDM) on the crate's VP SDE (beta_min = 0.1,
+    beta_max = 20): diffusers timestep k is the crate's t = (k + 1)/1000, its alphas_cumprod
+    alpha(t)^2 (set in float64: diffusers would round given betas to float32), its final step
+    onto alpha = 1 the crate's step to t = 0; the model is the exact noise prediction
+    eps = -sigma * score of the appendix mixture."""
+    from diffusers import PNDMScheduler
+
+    beta_min, beta_max, train = 0.1, 20.0, 1000
+
+    def integrated_beta(t):
+        return beta_min * t + 0.5 * (beta_max - beta_min) * t * t
+
+    t_k = (torch.arange(train) + 1) / train
+    log_abar = -integrated_beta(t_k)
+    abar = log_abar.exp()
+    betas = -(log_abar - torch.cat([torch.zeros(1), log_abar[:-1]])).expm1()
+
+    def eps_model(x, k):
+        a = abar[k].sqrt()
+        s2 = -torch.expm1(log_abar[k])
+        v = a * a * var + s2
+        diff = a * means[None, :, :] - x[:, None, :]
+        logp = torch.log(weights)[None, :] - 0.5 * (diff**2).sum(-1) / v
+        r = torch.softmax(logp, dim=1)
+        score = (r[:, :, None] * diff).sum(1) / v
+        return -s2.sqrt() * score
+
+    out = {
+        "generator": "tests/reference/make_reference.py",
+        "versions": {p: md.version(p) for p in ["diffusers", "torch"]},
+        "vp": {"beta_min": beta_min, "beta_max": beta_max, "train_steps": train},
+        "x_init": x_init.tolist(),
+        "runs": [],
+    }
+    for skip_prk in [True, False]:
+        for n in [10, 20]:
+            sched = PNDMScheduler(num_train_timesteps=train, trained_betas=betas.tolist(),
+                                  skip_prk_steps=skip_prk, set_alpha_to_one=True,
+                                  steps_offset=0, timestep_spacing="leading")
+            sched.alphas_cumprod = abar.clone()
+            sched.set_timesteps(n)
+            x, nfe = x_init.clone(), 0
+            for k in sched.timesteps:
+                x = sched.step(eps_model(x, int(k)), k, x).prev_sample
+                nfe += 1
+            first = int(sched.timesteps[0])
+            out["runs"].append({"method": "plms" if skip_prk else "f_pndm", "n": n,
+                                "t_start": (first + 1) / train, "nfe": nfe,
+                                "final": x.tolist()})
+    path = HERE / "pndm.json"
+    path.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":

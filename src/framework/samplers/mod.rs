@@ -18,6 +18,7 @@
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
 //! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
 //! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
+//! | PNDM: PLMS and F-PNDM on the DDIM transfer (seed 000 §2.5.3) | [`pndm`] | 1 (2 or 4 while warming up) |
 //! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
 
 pub mod ddim;
@@ -29,6 +30,7 @@ pub mod hybrid;
 pub mod k_diffusion;
 mod model;
 pub mod pf_ode;
+pub mod pndm;
 pub mod predictor_corrector;
 mod schedule;
 pub mod sweep;
@@ -42,6 +44,7 @@ pub use hybrid::Hybrid;
 pub use k_diffusion::{KDiffusion, KMethod};
 pub use model::{History, Model};
 pub use pf_ode::{PfMethod, PfOde};
+pub use pndm::{Pndm, WarmStart};
 pub use predictor_corrector::{Corrector, Predictor, PredictorCorrector};
 pub(crate) use schedule::check_span;
 pub use schedule::{Schedule, Spacing, DEFAULT_EPS};

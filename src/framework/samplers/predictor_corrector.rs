@@ -125,11 +125,20 @@ fn mean_norm(v: ArrayView2<f64>) -> f64 {
 
 impl Sampler for PredictorCorrector {
     fn name(&self) -> String {
+        let predictor = match self.predictor {
+            Predictor::EulerMaruyama => "EM",
+            Predictor::ReverseDiffusion => "reverse diffusion",
+            Predictor::Ancestral => "ancestral",
+            Predictor::None => "no predictor",
+        };
+        let corrector = match self.corrector {
+            Corrector::Langevin => "Langevin",
+            Corrector::AnnealedLangevin => "annealed Langevin",
+            Corrector::None => "corrector",
+        };
         format!(
-            "predictor–corrector ({:?} + {} {:?}, r = {}), {} steps",
-            self.predictor,
+            "predictor–corrector ({predictor} + {} {corrector}, r = {}), {} steps",
             self.corrects(),
-            self.corrector,
             self.snr,
             self.schedule.steps
         )
