@@ -87,6 +87,13 @@ impl ForwardSde for VeSde {
         Ok((1.0, self.variance(t)?.sqrt()))
     }
 
+    /// SMLD's chain (score_sde's `VESDE.discretize`): `f = 0`,
+    /// `G = √(σ(t)² − σ(t − dt)²)` — the same numbers as score_sde's on its geometric grid.
+    fn discretize(&self, x: ArrayView2<f64>, t: f64, dt: f64) -> Result<(Array2<f64>, f64)> {
+        let g2 = self.variance(t)? - self.variance(t - dt)?;
+        Ok((Array2::zeros(x.dim()), g2.sqrt()))
+    }
+
     fn prior_std(&self) -> f64 {
         self.sigma_max
     }

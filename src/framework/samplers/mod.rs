@@ -13,10 +13,12 @@
 //! | reverse-SDE Euler–Maruyama (seed 001 §3.2.2) | [`euler_maruyama`] | 1 |
 //! | PF-ODE Euler and Heun (seed 001 §3.2.2, seed 000 §2.5.1) | [`pf_ode`] | 1, 2 |
 //! | PF-ODE adaptive Dormand–Prince 5(4) ([`AdaptivePfOde`]) | [`dormand_prince`] | adaptive |
-//! | predictor–corrector, Langevin corrector (Song et al. 2021) | [`predictor_corrector`] | 1 + corrector steps |
+//! | score_sde predictor–corrector: {EM, reverse diffusion, ancestral, none} × {Langevin, annealed Langevin, none} | [`predictor_corrector`] | corrector steps + 1 |
 //! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
 //! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
+//! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
+//! | PNDM: PLMS and F-PNDM on the DDIM transfer (seed 000 §2.5.3) | [`pndm`] | 1 (2 or 4 while warming up) |
 //! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
 
 pub mod ddim;
@@ -25,8 +27,10 @@ pub mod dpm_solver;
 pub mod euler_maruyama;
 pub mod exp_pc;
 pub mod hybrid;
+pub mod k_diffusion;
 mod model;
 pub mod pf_ode;
+pub mod pndm;
 pub mod predictor_corrector;
 mod schedule;
 pub mod sweep;
@@ -37,9 +41,11 @@ pub use dpm_solver::DpmSolverPP2M;
 pub use euler_maruyama::ReverseEulerMaruyama;
 pub use exp_pc::ExpPc;
 pub use hybrid::Hybrid;
+pub use k_diffusion::{KDiffusion, KMethod};
 pub use model::{History, Model};
 pub use pf_ode::{PfMethod, PfOde};
-pub use predictor_corrector::PredictorCorrector;
+pub use pndm::{Pndm, WarmStart};
+pub use predictor_corrector::{Corrector, Predictor, PredictorCorrector};
 pub(crate) use schedule::check_span;
 pub use schedule::{Schedule, Spacing, DEFAULT_EPS};
 pub use sweep::{nfe_quality_sweep, nfe_to_reach, Family, SweepRow};
@@ -80,6 +86,21 @@ pub trait Sampler: Sync {
         history: &mut History,
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)>;
+
+    /// The last step of a grid that ends at `t = 0` ([`Schedule::to_zero`], a
+    /// [`Spacing::Sigmas`] ending at `σ = 0`): onto the denoised `x̂_0 = D(x, t)` (1 NFE), as
+    /// k-diffusion's final Euler step to `σ = 0` and score_sde's `denoise=True`. A sampler whose
+    /// own step already lands on `σ = 0` (the k-diffusion family) overrides it.
+    fn step_to_zero(
+        &self,
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        _history: &mut History,
+        _rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        Ok((model.denoise(x, t)?, 1))
+    }
 
     /// `(t_start, ε)`: where its grid starts and ends.
     fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {

@@ -40,6 +40,9 @@ impl Model<'_> {
 pub struct History {
     /// `(λ, x̂_0)` of the last evaluations before this step, oldest first (multistep methods).
     pub evaluations: Vec<(f64, Array2<f64>)>,
+    /// `(σ̃, dx̃/dσ̃)` of the last evaluations, oldest first (linear multistep in `σ̃`,
+    /// k-diffusion's `lms`).
+    pub derivatives: Vec<(f64, Array2<f64>)>,
     /// `(t, x)`: the corrected state the previous step started from ([`super::ExpPc`]).
     pub start: Option<(f64, Array2<f64>)>,
 }
@@ -66,9 +69,14 @@ impl<S: Sampler + ?Sized> Step for Sampling<'_, S> {
         chunk: &mut Chunk,
         history: &mut History,
     ) -> Result<usize> {
-        let (next, evals) = self
-            .sampler
-            .step(self.model, x.view(), t, t + dt, history, &mut chunk.rng)?;
+        let t_next = t + dt;
+        let (next, evals) = if t_next == 0.0 {
+            self.sampler
+                .step_to_zero(self.model, x.view(), t, history, &mut chunk.rng)?
+        } else {
+            self.sampler
+                .step(self.model, x.view(), t, t_next, history, &mut chunk.rng)?
+        };
         *x = next;
         Ok(evals)
     }
