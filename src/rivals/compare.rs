@@ -152,7 +152,7 @@ impl Sizes {
     pub fn full() -> Self {
         Self {
             n_train: 2000,
-            steps: 2000,
+            steps: 1500,
             n_eval: 2000,
             n_heldout: 300,
             ode_steps: 25,
