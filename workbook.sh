@@ -361,6 +361,7 @@ cmd_test() {
     bookcheck_selftest "$summary" || failures+=("browser check self-test (tests/book)")
     say "site build tests: failed or unexecuted notebooks named and not published as complete"
     "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
+    "$VENV/bin/python" "$ROOT/tests/book/test_chapters.py" || failures+=("learner's path in every chapter (tests/book/test_chapters.py)")
     say "exercises: student versions, bad input, and grading of reference, wrong, student and broken submissions"
     "$VENV/bin/python" "$ROOT/tests/exercises/test_exercises.py" || failures+=("exercises")
 

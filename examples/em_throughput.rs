@@ -21,7 +21,7 @@
 use std::time::Instant;
 
 use diffusion_sde::prelude::*;
-use diffusion_sde::solvers::sde::CHUNK_ROWS;
+use diffusion_sde::solvers::driver::CHUNK_ROWS;
 
 const N: usize = 100_000;
 const STEPS: usize = 1000;

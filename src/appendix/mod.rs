@@ -37,11 +37,11 @@ pub use process::{AsWrittenReverse, BetaSchedule, DiscreteVp, BETA_END, BETA_STA
 use crate::data::GaussianMixture;
 use crate::error::invalid;
 use crate::framework::dsm::{train_dsm_observed, Batch, DsmConfig, TimeSampling, Weighting};
-use crate::framework::samplers::{DormandPrince, PfMethod, PfOde, ReverseEulerMaruyama, Sampler};
+use crate::framework::samplers::{AdaptivePfOde, PfMethod, PfOde, ReverseEulerMaruyama, Sampler};
 use crate::framework::{ForwardSde, VpSde};
 use crate::metrics::{noise_floor, quality, NoiseFloor, Quality};
 use crate::models::{LearnedScore, Parameterisation, ScoreNet, ScoreNetConfig};
-use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, SdeSolution, TimeGrid};
+use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, Solution, TimeGrid};
 use crate::{rng, Error, Result};
 
 /// Which appendix.
@@ -338,7 +338,7 @@ pub struct MethodRun {
     pub seconds: f64,
 }
 
-fn snapshots(sol: &SdeSolution, variant: Variant) -> Vec<(usize, Array2<f64>)> {
+fn snapshots(sol: &Solution, variant: Variant) -> Vec<(usize, Array2<f64>)> {
     let steps = sol.states.len() - 1;
     let mut picks: Vec<usize> = match variant {
         Variant::AsWritten => (0..10)
@@ -358,7 +358,7 @@ fn snapshots(sol: &SdeSolution, variant: Variant) -> Vec<(usize, Array2<f64>)> {
 
 fn finish(
     name: String,
-    sol: SdeSolution,
+    sol: Solution,
     variant: Variant,
     ex: &Experiment,
     start: Instant,
@@ -447,7 +447,7 @@ pub fn sample(
             let samplers: [Box<dyn Sampler>; 3] = [
                 Box::new(ReverseEulerMaruyama::new(config.sampler_steps)),
                 Box::new(PfOde::new(PfMethod::Euler, config.sampler_steps)),
-                Box::new(DormandPrince::new(1e-5, 1e-5)),
+                Box::new(AdaptivePfOde::new(1e-5, 1e-5)),
             ];
             for s in samplers {
                 observe(&Progress::Sample {

@@ -18,8 +18,8 @@ use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
 use super::{to_array, to_tensor, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
-use crate::framework::guidance::ConditionalScore;
-use crate::framework::ForwardSde;
+use crate::sde_basics::ConditionalScore;
+use crate::sde_basics::ForwardSde;
 use crate::sde_basics::{Score, ScoreJacobian};
 use crate::{Error, Result};
 

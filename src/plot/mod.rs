@@ -5,6 +5,7 @@
 //! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
 //! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
 
+pub mod animate;
 mod charts;
 mod fields;
 mod images;
@@ -27,7 +28,9 @@ use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid};
 use plotly::{Histogram, Plot, Scatter};
 
 mod numerics;
-pub use numerics::{convergence, curves, stability_regions, step_sizes, table};
+pub use numerics::{convergence, curves, stability_regions, step_sizes};
+mod table;
+pub use table::table;
 
 /// HTML that Jupyter displays when it is the value of a cell.
 #[derive(Debug, Clone)]

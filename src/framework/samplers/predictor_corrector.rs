@@ -12,13 +12,11 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::steps::{run, History, Model, ReverseStep};
-use super::{Sampler, Schedule};
+use super::{History, Model, Sampler, Schedule};
 use crate::error::{invalid, positive};
-use crate::framework::ForwardSde;
 use crate::rng::{self, Rng};
-use crate::sde_basics::{ReverseSde, Score};
-use crate::solvers::{EulerMaruyama, Record, SdeScheme, SdeSolution};
+use crate::sde_basics::{ForwardSde, ReverseSde, TimeGrid};
+use crate::solvers::{EulerMaruyama, SdeScheme};
 use crate::Result;
 
 /// Reverse-SDE Euler–Maruyama predictor with a Langevin corrector.
@@ -49,13 +47,28 @@ fn mean_norm(v: ArrayView2<f64>) -> f64 {
         .unwrap_or(0.0)
 }
 
-impl ReverseStep for PredictorCorrector {
+impl Sampler for PredictorCorrector {
     fn name(&self) -> String {
-        Sampler::name(self)
+        format!(
+            "predictor–corrector (EM + {} Langevin, r = {}), {} steps",
+            self.corrector_steps, self.snr, self.schedule.steps
+        )
     }
 
-    fn evals_per_step(&self) -> usize {
-        1 + self.corrector_steps
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.corrector_steps == 0 {
+            return invalid(
+                "corrector_steps",
+                0,
+                "use ReverseEulerMaruyama for no corrector",
+            );
+        }
+        positive("snr", self.snr)?;
+        Ok(())
     }
 
     fn step(
@@ -66,7 +79,7 @@ impl ReverseStep for PredictorCorrector {
         t_next: f64,
         _history: &mut History,
         rng: &mut Rng,
-    ) -> Result<Array2<f64>> {
+    ) -> Result<(Array2<f64>, usize)> {
         let (n, d) = x.dim();
         let mut x = x.to_owned();
         for _ in 0..self.corrector_steps {
@@ -77,45 +90,13 @@ impl ReverseStep for PredictorCorrector {
         }
         let dt = t_next - t;
         let dw = rng::normals(rng, n, d) * dt.abs().sqrt();
-        EulerMaruyama.step(
+        let next = EulerMaruyama.step(
             &ReverseSde::new(model.sde, model.score),
             x.view(),
             t,
             dt,
             dw.view(),
-        )
-    }
-}
-
-impl Sampler for PredictorCorrector {
-    fn name(&self) -> String {
-        format!(
-            "predictor–corrector (EM + {} Langevin, r = {}), {} steps",
-            self.corrector_steps, self.snr, self.schedule.steps
-        )
-    }
-
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
-    }
-
-    fn sample(
-        &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        if self.corrector_steps == 0 {
-            return invalid(
-                "corrector_steps",
-                0,
-                "use ReverseEulerMaruyama for no corrector",
-            );
-        }
-        positive("snr", self.snr)?;
-        let grid = self.schedule.grid(sde)?;
-        run(self, Model { sde, score }, x_start, &grid, seed, record)
+        )?;
+        Ok((next, 1 + self.corrector_steps))
     }
 }

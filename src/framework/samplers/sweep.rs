@@ -7,7 +7,7 @@ use std::time::Instant;
 use ndarray::ArrayView2;
 
 use super::{
-    Ddim, DormandPrince, DpmSolverPP2M, ExpPc, Hybrid, PfMethod, PfOde, PredictorCorrector,
+    AdaptivePfOde, Ddim, DpmSolverPP2M, ExpPc, Hybrid, PfMethod, PfOde, PredictorCorrector,
     ReverseEulerMaruyama, Sampler,
 };
 use crate::framework::ForwardSde;
@@ -26,7 +26,7 @@ pub enum Family {
     PfEuler,
     /// [`PfOde`] with Heun, uniform steps.
     PfHeun,
-    /// [`DormandPrince`] over a ladder of tolerances.
+    /// [`AdaptivePfOde`] over a ladder of tolerances.
     DormandPrince,
     /// [`PredictorCorrector`], one corrector step, uniform steps.
     PredictorCorrector,
@@ -80,7 +80,7 @@ impl Family {
         if self == Family::DormandPrince {
             return [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
                 .iter()
-                .map(|&tol| Box::new(DormandPrince::new(tol, tol)) as Box<dyn Sampler>)
+                .map(|&tol| Box::new(AdaptivePfOde::new(tol, tol)) as Box<dyn Sampler>)
                 .collect();
         }
         budgets

@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::error::{invalid, positive_range};
+use crate::error::{check_time, positive_range};
 use crate::real::Real;
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Sde};
@@ -73,14 +73,6 @@ impl<S: ForwardSde + ?Sized> ForwardSde for &S {
     }
 }
 
-/// `t` if it lies in `[0, t_max]`, else an error naming it (shared by the forward SDEs).
-pub(crate) fn check_time(t: f64, t_max: f64) -> Result<f64> {
-    if t.is_finite() && (0.0..=t_max).contains(&t) {
-        Ok(t)
-    } else {
-        invalid("t", t, format!("must lie in [0, {t_max}]"))
-    }
-}
 
 /// Variance-preserving SDE (seed 001 §3.3): `dx = −½β(t) x dt + √β(t) dW`, `β` linear on `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
