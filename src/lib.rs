@@ -48,6 +48,7 @@ pub mod metrics;
 pub mod models;
 pub mod plot;
 pub mod real;
+pub mod rivals;
 pub mod rng;
 pub mod sde_basics;
 pub mod smld;

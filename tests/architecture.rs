@@ -6,7 +6,7 @@
 //! ```text
 //! bin                                  the headless commands
 //! plot                                 figure builders (no maths)
-//! appendix                             seed 000's appendix experiment
+//! appendix rivals                      seed 000's appendix experiment; ch. 4c's GAN, VAE, flow and comparison
 //! framework                            ch. 4: DSM, samplers, likelihood, guidance, flow matching
 //! smld                                 ch. 3: SMLD/NCSN, Langevin dynamics, noise schedules
 //! models                               candle networks and time embeddings
@@ -34,7 +34,7 @@ const LAYERS: &[&[&str]] = &[
     &["models"],
     &["smld"],
     &["framework"],
-    &["appendix"],
+    &["appendix", "rivals"],
     &["plot"],
     &["bin"],
 ];

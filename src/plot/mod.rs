@@ -19,6 +19,7 @@ pub use images::{image_grids, ImagePanel};
 pub mod appendix;
 pub mod framework;
 pub mod guidance;
+pub mod rivals;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
