@@ -22,8 +22,10 @@ mod gaussian;
 pub mod guidance;
 mod kernel_lemma;
 pub mod likelihood;
+pub mod reverse_recipe;
 mod marginal;
 pub mod samplers;
+pub mod score_targets;
 mod scheduled;
 pub mod table1;
 

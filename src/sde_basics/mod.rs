@@ -20,6 +20,7 @@
 pub mod chains;
 pub mod examples;
 pub mod fokker_planck;
+pub mod notation;
 mod forward;
 mod grid;
 mod ode;

@@ -7,10 +7,14 @@
 //! - [`schedules`]: noise schedules β(t), ᾱ(t), SNR(t) and their discretisations (§3.3.3, §3.6.3);
 //! - time embeddings for score networks (§3.6.2) are candle modules of [`crate::models::embeddings`],
 //!   re-exported here where chapter 3 teaches them;
+//! - [`change_of_variables`], [`interpolation`]: §3.1.1's score properties and §3.3.3's
+//!   interpolation of β, with their errata;
 //! - [`field`]: densities and scores sampled on a 2-D grid, for vector-field plots (§3.1.1).
 
 pub mod chains;
+pub mod change_of_variables;
 pub mod field;
+pub mod interpolation;
 pub mod flow;
 pub mod langevin;
 pub mod schedules;

@@ -20,6 +20,7 @@ pub mod problems;
 pub mod sde;
 pub mod sde_schemes;
 pub mod stability;
+pub mod step_rule;
 pub mod symplectic;
 
 pub use adaptive::{dormand_prince, AdaptiveOptions, AdaptiveSolution, DormandPrince};
