@@ -442,17 +442,19 @@ def role(ref_nb, index: int) -> str:
     return "hidden tests" if hidden else "tests"
 
 
-def student_items(source: str, gid: str) -> tuple[str, list[str]]:
+def student_items(source: str, gid: str, setup_uses: frozenset = frozenset()) -> tuple[str, list[str]]:
     """The items of a solution cell, with its top-level statements (a `println!` left from
-    trying the function out, a trailing expression evcxr would display) blanked out, line
-    numbers kept; and notes naming what was left out."""
+    trying the function out, a trailing expression evcxr would display) and repeats of the
+    setup cells' `use`s blanked out, line numbers kept; and notes naming what was left out."""
     try:
         chunks = rust.chunks(source)
     except rust.LexError:
         return source, []  # the compiler will say what is wrong with it
     notes = []
     for c in chunks:
-        if not c.item:
+        if c.item and " ".join(c.text.split()) in setup_uses:
+            source = source.replace(c.text, "\n" * c.text.count("\n"), 1)
+        elif not c.item:
             first = nbrun.first_line(c.text)[:60]
             notes.append(f"solution cell {gid!r}: the top-level statement `{first}` is not run when "
                          "grading (only items: functions, types, impls)")
@@ -495,6 +497,8 @@ def grade_notebook(job: dict) -> dict:
     nb, notes, decided = assemble(ref, sub)
     t0 = time.monotonic()
     setup = "\n\n".join(rust.without_commands(nb.cells[i].source) for i in ref.setup)
+    setup_uses = frozenset(" ".join(c.text.split()) for c in rust.chunks(setup)
+                           if c.item and c.text.lstrip().startswith("use "))
     units, by_id = [], {e.id: e for e in ref.exercises}
     for ex in ref.exercises:
         if ex.id in decided:
@@ -502,15 +506,21 @@ def grade_notebook(job: dict) -> dict:
         parts, cells = [], []
         for i in ex.solutions:
             gid = meta(nb.cells[i])["grade_id"]
-            items, dropped = student_items(nb.cells[i].source, gid)
+            items, dropped = student_items(nb.cells[i].source, gid, setup_uses)
             notes += dropped
             parts.append(items)
             cells.append((gid, items.count("\n") + 1))
+        if any(rust.uses_unsafe(nb.cells[i].source) for i in ex.solutions):
+            decided[ex.id] = Row("", "", ex.id, 0, ex.points, "compile error",
+                                 "solution: error: `unsafe` is not allowed in a solution")
+            nb.cells[ex.solutions[0]].outputs.append(error_output(
+                "compile error", "`unsafe` is not allowed in a solution (the grader rejects the keyword)"))
+            continue
         names = [n for i in ex.solutions for n in rust.item_names(ref.nb.cells[i].source)]
         units.append(build.Unit(ex.id, "\n".join(parts), cells, names,
                                 [(meta(nb.cells[i])["grade_id"], nb.cells[i].source) for i in ex.tests]))
     index = {meta(c)["grade_id"]: i for i, c in enumerate(nb.cells) if meta(c)}
-    rows: dict[str, Row] = dict(decided)
+    rows: dict[str, Row] = decided
     setup_error = None
     limits = dict(max_output=job["max_output"], address_space=job["memory"], file_size=job["max_output"])
 
@@ -553,10 +563,14 @@ def grade_notebook(job: dict) -> dict:
                     failed[ex] = [d for d in diags if d.exercise == ex]
                     active.remove(ex)
         if failed and not active and all(d.cell is None for ds in failed.values() for d in ds):
-            # Nothing compiled and no error points into a student's or a tests cell: the setup
-            # cells or the crate are broken, not the submission.
-            first = next(iter(failed.values()))[0]
-            setup_error = f"setup cells do not compile: {first.message}"
+            # Nothing compiled and no error points into a student's or a tests cell: are the
+            # setup cells or the crate broken (not the submission)?
+            probe = build.Crate(os.path.join(folder, "setup"), setup, [build.Unit("setup", "", [], [], [])])
+            with contextlib.closing(probe):
+                ok, diags = build.compile_crate(tc, probe, ["setup"], check=True, timeout=job["compile_timeout"],
+                                                max_output=job["max_output"])
+            if not ok:
+                setup_error = f"setup cells do not compile: {diags[0].message}"
         for ex_id, diags in failed.items():
             ex = by_id[ex_id]
             d = next((d for d in diags if d.cell), diags[0])

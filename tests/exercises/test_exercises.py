@@ -27,7 +27,12 @@ the grader (one sandboxed test program per submitted notebook):
                         byte-identical a few seconds after grading (when anything an attack left
                         running would have struck).
 
-EXERCISES_SKIP_GRADING=1 skips `Grading` (no kernel); EXERCISES_JOBS=N grades with N kernels.
+`NbgraderRoundTrip` runs nbgrader itself (from the venv, with nbgrader_config.py and the evcxr
+kernel) on notebook 02: generate_assignment, autograde, generate_feedback; the reference scores
+full marks, the released student version 0 and a wrong Milstein exactly its 3 points less.
+
+EXERCISES_SKIP_GRADING=1 skips `Grading` and `NbgraderRoundTrip`; EXERCISES_JOBS=N grades N
+submissions at a time.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -563,6 +569,80 @@ class Grading(unittest.TestCase):
         feedback = os.path.join(self.out, "feedback", "wrong_a", CHAPTERS[0])
         nb = nbformat.read(feedback, as_version=4)
         self.assertTrue(any(c.get("outputs") for c in nb.cells), "executed notebook with outputs")
+
+
+@unittest.skipIf(os.environ.get("EXERCISES_SKIP_GRADING"), "EXERCISES_SKIP_GRADING is set")
+class NbgraderRoundTrip(unittest.TestCase):
+    """nbgrader's own generate_assignment, autograde and generate_feedback on one notebook."""
+
+    NOTEBOOK = CHAPTERS[1]
+    WRONG = ("milstein", 3)
+
+    @classmethod
+    def nbgrader(cls, *args):
+        exe = os.path.join(os.path.dirname(sys.executable), "nbgrader")
+        p = subprocess.run([exe, *args, "--force"], cwd=cls.course, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        print(p.stdout[-4000:], file=sys.stderr, flush=True)
+        return p
+
+    @classmethod
+    def setUpClass(cls):
+        cls.course = tempfile.mkdtemp(prefix="exercises-nbgrader-")
+        with open(os.path.join(cls.course, "nbgrader_config.py"), "w") as f:
+            f.write(f"c = get_config()\nload_subconfig({os.path.join(ROOT, 'nbgrader_config.py')!r})\n")
+        name = cls.NOTEBOOK
+        os.makedirs(os.path.join(cls.course, "source", "ps1"))
+        shutil.copy(os.path.join(SOURCE, name), os.path.join(cls.course, "source", "ps1", name))
+        cls.generated = cls.nbgrader("generate_assignment", "ps1")
+        released = nbformat.read(os.path.join(cls.course, "release", "ps1", name), as_version=4)
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, name))
+        wrong = wrong_answers()
+        wrong_source = next(w["source"] for label in wrong.values() for e, w in label.get(name, {}).items()
+                            if e == cls.WRONG[0])
+        answers = {"reference": {}, "wrong": {cls.WRONG[0]: wrong_source}, "student": None}
+        for student, replace in answers.items():
+            nb = copy.deepcopy(released)
+            if replace is not None:
+                solved = with_solutions(ref, replace)
+                for i, c in enumerate(nb.cells):
+                    if ex.meta(c) and ex.meta(c)["solution"]:
+                        c.source = solved.cells[i].source
+            out = os.path.join(cls.course, "submitted", student, "ps1", name)
+            os.makedirs(os.path.dirname(out))
+            nbformat.write(nb, out)
+        cls.autograded = cls.nbgrader("autograde", "ps1", "--create")
+        cls.feedback = cls.nbgrader("generate_feedback", "ps1")
+        from nbgrader.api import Gradebook
+        with Gradebook(f"sqlite:///{os.path.join(cls.course, 'gradebook.db')}") as gb:
+            cls.scores = {s: (gb.find_submission("ps1", s).score, gb.find_submission("ps1", s).max_score)
+                          for s in answers}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.course, ignore_errors=True)
+
+    def test_commands_succeed(self):
+        for p in (self.generated, self.autograded, self.feedback):
+            self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+
+    def test_release_is_the_student_version(self):
+        released = nbformat.read(os.path.join(self.course, "release", "ps1", self.NOTEBOOK), as_version=4)
+        text = json.dumps(released)
+        for marker in (ex.BEGIN_SOLUTION, ex.BEGIN_HIDDEN):
+            self.assertNotIn(marker, text)
+        self.assertIn(ex.CODE_STUB, text)
+
+    def test_scores(self):
+        total = sum(e.points for e in ex.load_exercise_notebook(os.path.join(SOURCE, self.NOTEBOOK)).exercises)
+        self.assertEqual(self.scores["reference"], (total, total))
+        self.assertEqual(self.scores["student"], (0, total))
+        self.assertEqual(self.scores["wrong"], (total - self.WRONG[1], total))
+
+    def test_feedback_for_everyone(self):
+        for student in ("reference", "student", "wrong"):
+            page = os.path.join(self.course, "feedback", student, "ps1", self.NOTEBOOK.replace(".ipynb", ".html"))
+            self.assertTrue(os.path.isfile(page), page)
 
 
 if __name__ == "__main__":

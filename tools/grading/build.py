@@ -2,7 +2,7 @@
 
 The crate (edition 2024, like evcxr), in a scratch folder that only its own sandbox sees:
 
-    src/<secret>.rs          the crate root: `#![forbid(unsafe_code)]`, one module per exercise,
+    src/<secret>.rs          the crate root: `#![deny(unsafe_code)]`, one module per exercise,
                              and `main`, which reads a one-time token on stdin, runs the tests
                              cell named by its arguments, and prints the token only when that
                              cell returned normally (no panic, no `Err` at a `?`)
@@ -17,8 +17,10 @@ The crate (edition 2024, like evcxr), in a scratch folder that only its own sand
 Only the named items cross from the student's module to the tests; the file names of the tests
 and of the crate root are random, so `include_str!` cannot find them at compile time; the
 program runs without the sources, and the token never exists before the student's code has been
-compiled. `forbid(unsafe_code)` keeps the student's code from reading or writing the test
-harness's memory, and the sandbox has no /proc. A compile error is traced to the exercise whose
+compiled. A solution must not contain the keyword `unsafe` (checked on its tokens; in edition
+2024 that also rules out `#[no_mangle]`, `#[export_name]`, `#[link_section]` and `extern`
+blocks), which keeps the student's code from reading or writing the test harness's memory; the
+sandbox has no /proc. (`deny`, not `forbid`: ndarray's `s!` allows unsafe code inside itself.) A compile error is traced to the exercise whose
 file it points at; that exercise is left out and the rest compiled again.
 """
 from __future__ import annotations
@@ -54,7 +56,7 @@ class Toolchain:
     native: list[str] = field(default_factory=list)
 
     def binds(self) -> list[tuple[str, str]]:
-        return [(p, p) for p in sorted({self.sysroot, self.deps, *self.native})]
+        return [(p, p) for p in sorted({self.sysroot, self.deps, *self.externs.values(), *self.native})]
 
 
 def prepare(root: str, crate: str, log=print) -> Toolchain:
@@ -85,7 +87,10 @@ def prepare(root: str, crate: str, log=print) -> Toolchain:
     rustc = os.path.join(sysroot, "bin", "rustc")
     if q.returncode != 0 or not os.path.isfile(rustc):
         raise ToolchainError(f"rustc --print sysroot failed: {q.stderr.strip()}")
-    return Toolchain(rustc, sysroot, os.path.dirname(rlib), {crate: rlib}, sorted(native))
+    # cargo reports the copy in target/<profile>/; what it links against is in deps/ below it.
+    deps = os.path.join(os.path.dirname(rlib), "deps")
+    return Toolchain(rustc, sysroot, deps if os.path.isdir(deps) else os.path.dirname(rlib),
+                     {crate: rlib}, sorted(native))
 
 
 @dataclass
@@ -163,10 +168,13 @@ class Crate:
             student += ["", self.setup, "", f'#[path = "{self.tests_file(u)}"]',
                         f"pub(crate) mod {self.module};", ""]
             self._put(self.student_file(u), "\n".join(student), spans)
-            tests = ["#![allow(unused_imports)]", setup_tests, "",
-                     f"use super::{{{', '.join(u.names)}}};", ""]
+            tests = ["#![allow(unused_imports)]", setup_tests, ""]
             spans = [(1, None)]
             line = sum(t.count("\n") + 1 for t in tests) + 1
+            # An item the tests import but the student did not define: the solution's error.
+            spans += [(line, u.student_cells[0][0] if u.student_cells else None), (line + 1, None)]
+            tests += [f"use super::{{{', '.join(u.names)}}};", ""]
+            line += 2
             for k, (gid, source) in enumerate(u.tests):
                 body = [f"pub(crate) fn cell_{k}() -> ::std::result::Result<(), "
                         "::std::boxed::Box<dyn ::std::error::Error>> {",
@@ -179,7 +187,7 @@ class Crate:
             mods.append(f'#[path = "{self.student_file(u)}"]\nmod {ident(ex)};')
             arms += [f'        ("{ex}", "{k}") => {ident(ex)}::{self.module}::cell_{k},'
                      for k in range(len(u.tests))]
-        main = f"""#![forbid(unsafe_code)]
+        main = f"""#![deny(unsafe_code)]
 {chr(10).join(mods)}
 
 type Test = fn() -> ::std::result::Result<(), ::std::boxed::Box<dyn ::std::error::Error>>;

@@ -175,6 +175,15 @@ def evcxr_commands(src: str) -> list[str]:
     return found
 
 
+def uses_unsafe(src: str) -> bool:
+    """Whether the keyword `unsafe` occurs in the code (not in strings or comments). Source that
+    does not lex counts as not using it (the compiler rejects it anyway)."""
+    try:
+        return any(t.kind == "ident" and t.text == "unsafe" for t in tokens(src))
+    except LexError:
+        return False
+
+
 def without_commands(src: str) -> str:
     """The cell without its evcxr command lines."""
     commands = set(evcxr_commands(src))
