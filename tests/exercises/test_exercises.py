@@ -551,11 +551,14 @@ class Grading(unittest.TestCase):
                               if o.get("output_type") == "stream")
             for word in ("REWROTE", "FORGED", "LEAKED", "EVCXR_TMPDIR=", "/work", "submissions"):
                 self.assertNotIn(word, printed, f"attack {name}")
-        # The test program holds the tests' messages; the student's code cannot read it (as root,
-        # the program runs as another user, execute-only).
         nb = nbformat.read(os.path.join(self.out, "feedback", "attack_files", CHAPTERS[1]), as_version=4)
         seen = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-        self.assertIn("seen: /graded/test", seen)  # it did look
+        self.assertIn("seen: /graded", seen)  # it did look
+        self.assertIn('args: ["/graded/test", "euler_ode", "0"]', seen)  # and nothing more on its command line
+        # The test program holds the tests' messages: as root, the grader runs it as another
+        # user, execute-only, and the student's code cannot read it.
+        if os.geteuid() == 0:
+            self.assertNotIn("BINARY-LEAKED", seen)
 
     def test_gradebook_files(self):
         with open(os.path.join(self.out, "grades.json")) as f:

@@ -264,7 +264,7 @@ def compile_crate(tc: Toolchain, crate: Crate, active: list[str], *, check: bool
     else:
         argv += ["-o", f"{INSIDE}/out/test"]
     argv.append(crate.root)
-    r = sandbox.run(argv, ro=tc.binds(), rw=[(crate.folder, INSIDE)], cwd=INSIDE, proc=True,
+    r = sandbox.run(argv, ro=tc.binds(), rw=[(crate.folder, INSIDE)], cwd=INSIDE, proc=True, etc=True,
                     timeout=timeout, max_output=max_output)
     if r.timed_out or r.overflowed:
         what = "timed out" if r.timed_out else "wrote too much"

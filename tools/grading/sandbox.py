@@ -40,7 +40,7 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _system_binds() -> list[str]:
+def _system_binds(etc: bool) -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for d in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         p = "/" + d
@@ -48,22 +48,23 @@ def _system_binds() -> list[str]:
             args += ["--symlink", os.readlink(p), p]
         elif os.path.isdir(p):
             args += ["--ro-bind", p, p]
-    # The C toolchain's alternatives (cc -> gcc) and the loader's cache: no secrets in either.
-    for p in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"):
+    # For the compiler: the C toolchain's alternatives (cc -> gcc) and the loader's cache.
+    for p in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d") if etc else ():
         if os.path.exists(p):
             args += ["--ro-bind", p, p]
     return args
 
 
 def command(argv: list[str], *, ro: list[tuple[str, str]] = (), rw: list[tuple[str, str]] = (),
-            cwd: str = "/tmp", proc: bool = False, env: dict[str, str] | None = None) -> list[str]:
+            cwd: str = "/tmp", proc: bool = False, etc: bool = False,
+            env: dict[str, str] | None = None) -> list[str]:
     """The bwrap command line running `argv` with host paths `ro` (read-only) and `rw` bound at
     the given places inside. Without `proc`, there is no /proc (a program cannot read its own
-    memory, command line or environment through it)."""
+    memory, command line or environment through it); `etc` adds what a C linker needs of /etc."""
     args = [bwrap_path() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--uid", str(UID), "--gid", str(UID), "--clearenv",
             "--hostname", "sandbox"]
-    args += _system_binds()
+    args += _system_binds(etc)
     args += ["--dev", "/dev", "--tmpfs", "/tmp"]
     if proc:
         args += ["--proc", "/proc"]
@@ -71,6 +72,7 @@ def command(argv: list[str], *, ro: list[tuple[str, str]] = (), rw: list[tuple[s
         args += ["--ro-bind", host, inside]
     for host, inside in rw:
         args += ["--bind", host, inside]
+    args += ["--remount-ro", "/"]  # only /tmp and the `rw` paths are writable
     base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
     for k, v in {**base, **(env or {})}.items():
         args += ["--setenv", k, v]
