@@ -586,9 +586,10 @@ class NbgraderRoundTrip(unittest.TestCase):
 
     @classmethod
     def nbgrader(cls, *args):
-        exe = os.path.join(os.path.dirname(sys.executable), "nbgrader")
-        p = subprocess.run([exe, *args, "--force"], cwd=cls.course, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+        bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the venv
+        env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        p = subprocess.run([os.path.join(bin_dir, "nbgrader"), *args, "--force"], cwd=cls.course, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         print(p.stdout[-4000:], file=sys.stderr, flush=True)
         return p
 
