@@ -13,6 +13,7 @@ everything the sandbox can see. `check()` says why it cannot be used where it ca
 """
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import selectors
@@ -173,3 +174,14 @@ def check() -> str | None:
                 "It needs root or unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
                 "or user.max_user_namespaces > 0; in a container, one started with them allowed)")
     return None
+
+
+@functools.cache
+def nobody_works() -> bool:
+    """As root: whether bwrap also starts as the user nobody (it needs unprivileged user
+    namespaces then). Where it does not, the tests run as root's mapped user and the test
+    program is readable by the code it runs."""
+    if os.geteuid() != 0:
+        return False
+    r = run(["/bin/sh", "-c", "echo ok"], timeout=30, max_output=4096, as_nobody=True)
+    return r.status == 0 and r.stdout.strip() == b"ok"
