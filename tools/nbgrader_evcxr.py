@@ -11,7 +11,8 @@
   * `:dep <crate> = { path = "..." }` is resolved against the crate this file belongs to
     (nbgrader runs a submission from autograded/<student>/<assignment>/, where the relative
     path of the exercise notebooks points nowhere);
-  * a cell with a `:dep` gets `dep_timeout` (a fresh kernel compiles the dependencies once).
+  * a cell with a `:dep` gets `dep_timeout` (a fresh kernel compiles the dependencies once),
+    and late output (evcxr sends it after the reply) is waited for, never an error.
 
 This makes nbgrader grade honest submissions right. It is not a sandbox: the submission runs
 with the teacher's rights, in one kernel for the whole notebook, and can print the marker or
@@ -26,7 +27,7 @@ import secrets
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 DEP = re.compile(r'^(\s*:dep\s+[A-Za-z0-9_-]+\s*=\s*\{.*?\bpath\s*=\s*)"[^"]*"', re.M)
 PANIC = "panicked at"
@@ -43,6 +44,10 @@ class EvcxrExecute(Execute):
     dep_timeout = Integer(
         900, help="Timeout of a cell with a `:dep` (the first compile of the dependencies)."
     ).tag(config=True)
+    # evcxr sends a cell's output after its reply, late on a busy machine: wait for it, and
+    # never fail a cell for output that is slow to come (nbgrader: 4 s, then an error).
+    iopub_timeout = Integer(30).tag(config=True)
+    raise_on_iopub_timeout = Bool(False).tag(config=True)
 
     def _get_timeout(self, cell):
         if cell is not None and DEP.search(cell.source):
