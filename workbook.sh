@@ -37,6 +37,7 @@ RUNNER="$ROOT/tools/nbrun.py"
 EXECUTED="$ROOT/target/executed" # the runner's executed copies, input of the site build
 BOOK="$ROOT/target/book"
 BROWSER_PACKAGES=(chromium chromium-driver fonts-wqy-microhei)
+SANDBOX_PACKAGES=(bubblewrap) # the grader runs students' code only inside bwrap (docs/EXERCISES.md)
 
 say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
@@ -209,6 +210,24 @@ ensure_browser() {
     return 0
 }
 
+# Debian's bubblewrap: `grade` compiles and runs students' code only inside it (no network, no view
+# of the repository or of other submissions). Required for grading and for the test command.
+ensure_sandbox() {
+    command -v bwrap >/dev/null 2>&1 && return 0
+    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+        say "bubblewrap (bwrap) missing: ./workbook.sh grade runs submissions only inside it. Install it:"
+        say "  sudo apt-get install -y ${SANDBOX_PACKAGES[*]}   (or your system's bubblewrap package)"
+        return 1
+    fi
+    say "installing ${SANDBOX_PACKAGES[*]} with apt-get (once) ..."
+    if ! { apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${SANDBOX_PACKAGES[@]}"; } >&2; then
+        say "apt-get install ${SANDBOX_PACKAGES[*]} failed; check the network (Debian's mirrors), then run setup again."
+        return 1
+    fi
+    command -v bwrap >/dev/null 2>&1 || { say "still no bwrap after apt-get install"; return 1; }
+}
+
 setup() {
     check_prerequisites
     mkdir -p "$CACHE"
@@ -362,7 +381,8 @@ cmd_test() {
     say "site build tests: failed or unexecuted notebooks named and not published as complete"
     "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
     "$VENV/bin/python" "$ROOT/tests/book/test_chapters.py" || failures+=("learner's path in every chapter (tests/book/test_chapters.py)")
-    say "exercises: student versions, bad input, and grading of reference, wrong, student and broken submissions"
+    say "exercises: student versions, bad input, sandboxed grading of reference, wrong, student, broken and attack submissions"
+    ensure_sandbox || failures+=("bubblewrap missing (see above)")
     "$VENV/bin/python" "$ROOT/tests/exercises/test_exercises.py" || failures+=("exercises")
 
     local passed failed
@@ -382,6 +402,7 @@ cmd_student() {
 cmd_grade() {
     (($# > 0)) || die "usage: ./workbook.sh grade SUBMISSIONS_DIR [--out DIR] [--timeout S] [--jobs N] (see --help)"
     setup
+    ensure_sandbox || die "grading needs bubblewrap (see above)"
     "$VENV/bin/python" "$ROOT/tools/exercises.py" grade "$@"
 }
 
@@ -439,7 +460,7 @@ main() {
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
-        setup) setup && ensure_browser ;;
+        setup) setup && ensure_browser && ensure_sandbox ;;
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;
