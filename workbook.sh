@@ -130,15 +130,15 @@ install_kernelspec() {
     local dir="$KERNELS/kernels/rust"
     local want
     want="$(
-        "$VENV/bin/python" - "$KERNEL_WRAPPER" "$CACHE" "$EVCXR_BIN" <<'PY'
+        "$VENV/bin/python" - "$KERNEL_WRAPPER" "$CACHE" "$EVCXR_BIN" "$VENV/bin/python" <<'PY'
 import json, sys
-wrapper, cache, evcxr = sys.argv[1:4]
+wrapper, cache, evcxr, python = sys.argv[1:5]
 print(json.dumps({
     "argv": [wrapper, "--control_file", "{connection_file}"],
     "display_name": "Rust",
     "language": "rust",
     "interrupt_mode": "message",
-    "env": {"WORKBOOK_CACHE": cache, "WORKBOOK_EVCXR": evcxr},
+    "env": {"WORKBOOK_CACHE": cache, "WORKBOOK_EVCXR": evcxr, "WORKBOOK_PYTHON": python},
 }, indent=1))
 PY
     )"

@@ -14,6 +14,10 @@
 # system has them), so a second kernel never compiles the dependencies again. A slot that was
 # built without a stamp (e.g. by the test runner before any `lab`) is left as it is.
 #
+# evcxr runs behind tools/kernel_proxy.py (build progress shown in the notebook, execution
+# counts from 1, unactionable warnings dropped) when WORKBOOK_PYTHON (the venv's python, set in
+# the kernelspec) is there.
+#
 # Usage (by Jupyter): evcxr-kernel.sh --control_file {connection_file}
 # WORKBOOK_BUILD_DIR=DIR: build in DIR (waiting for its lock) instead of a slot of the pool.
 set -euo pipefail
@@ -85,6 +89,11 @@ start() {
     # empty place to look.
     mkdir -p "$pool/jupyter-path"
     export JUPYTER_PATH="$pool/jupyter-path"
+    # Build progress under the running cell, execution counts from 1, no unactionable warnings:
+    # tools/kernel_proxy.py between Jupyter and evcxr (with the venv's Python: pyzmq).
+    if [[ -x "${WORKBOOK_PYTHON:-}" ]]; then
+        exec "$WORKBOOK_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/kernel_proxy.py" "$evcxr" "$@"
+    fi
     exec "$evcxr" "$@"
 }
 

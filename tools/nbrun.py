@@ -55,6 +55,9 @@ if os.environ.get("JUPYTER_PATH", "").split(os.pathsep)[0] != _kernels:
         p for p in (_kernels, os.environ.get("JUPYTER_PATH", "")) if p
     )
 
+# No build-progress display under the cells (tools/kernel_proxy.py): the book shows no build logs.
+os.environ.setdefault("WORKBOOK_BUILD_PROGRESS", "0")
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PANIC = "panicked at"
 # How evcxr 0.22 reports trouble (measured; see tools/TIMINGS.md):
