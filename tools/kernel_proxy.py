@@ -78,7 +78,7 @@ class Proxy:
         self.current: str | None = None  # the execute request evcxr is working on
         fd, self.inner_file = tempfile.mkstemp(prefix="evcxr-inner-", suffix=".json")
         os.close(fd)
-        inner, _ = write_connection_file(self.inner_file, ip="127.0.0.1", key=self.outer["key"].encode(),
+        _, inner = write_connection_file(self.inner_file, ip="127.0.0.1", key=self.outer["key"].encode(),
                                          signature_scheme=self.outer.get("signature_scheme", "hmac-sha256"),
                                          kernel_name="rust")
         self.sockets = {}
