@@ -7,9 +7,10 @@
 #   ./workbook.sh book    setup, execute every notebook (full size), build the site target/book/,
 #                         check every page in headless Chromium, export the figures (SVG, PNG)
 #   ./workbook.sh test    setup, cargo tests, every notebook once at reduced size (WORKBOOK_QUICK=1),
-#                         the site built from those runs and checked in the browser, the runner's
-#                         and the browser check's self-tests; ends with "N passed, M failed"
-#                         (notebooks, book pages and self-test fixtures)
+#                         the site built from those runs and checked in the browser, JupyterLab
+#                         driven through the quickstart in the browser, the runner's and the
+#                         browser check's self-tests; ends with "N passed, M failed" (notebooks,
+#                         book pages, the JupyterLab test and self-test fixtures)
 #   ./workbook.sh run NOTEBOOK...         setup, execute the given notebooks headless (full size, or
 #                         reduced with WORKBOOK_QUICK=1); fails on any cell error
 #   ./workbook.sh student [NOTEBOOK...]      student versions of the exercise notebooks (docs/EXERCISES.md)
@@ -50,7 +51,7 @@ say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -288,6 +289,26 @@ warm_stamp() {
         sha256sum | cut -c1-16
 }
 
+# A machine whose kernels (e.g. the test runner's) already built a slot: warm/ starts as a copy
+# of an unused one, so the first warm build is incremental too.
+seed_warm_from_a_slot() {
+    local warm="$1" slot fd
+    for slot in "$CACHE"/evcxr-build/slot-*/; do
+        slot="${slot%/}"
+        [[ -d "$slot/target" ]] || continue
+        exec {fd}>"$slot.lock"
+        if flock -n "$fd"; then
+            say "starting the warm build from $slot ($(du -sh "$slot" | cut -f1)) ..."
+            rm -rf "$warm.tmp"
+            cp -a --reflink=auto "$slot" "$warm.tmp" && rm -f "$warm.tmp/.workbook-warm" && mv "$warm.tmp" "$warm"
+            rm -rf "$warm.tmp"
+            exec {fd}>&-
+            return 0
+        fi
+        exec {fd}>&-
+    done
+}
+
 # Builds the crate as the notebooks' first cells do, in $CACHE/evcxr-build/warm, before JupyterLab
 # starts: the first `:dep` in a notebook then takes seconds (its kernel's new build slot is a
 # copy of this one). Progress: cargo's "Compiling ..." lines. A failure only warns.
@@ -295,6 +316,7 @@ warm_build() {
     local warm="$CACHE/evcxr-build/warm" stamp t0=$SECONDS
     stamp="$(warm_stamp)"
     mkdir -p "$CACHE/evcxr-build"
+    [[ -d "$warm" ]] || seed_warm_from_a_slot "$warm"
     if [[ "$(cat "$warm/.workbook-warm" 2>/dev/null)" == "$stamp" ]]; then
         say "checking the notebooks' build of the crate ($warm; seconds, ~1 min when the crate changed) ..."
     elif [[ -f "$warm/.workbook-warm" ]]; then
@@ -317,7 +339,9 @@ warm_build() {
 cmd_lab() {
     setup
     warm_build
-    local args=(--notebook-dir="$ROOT/notebooks")
+    # jupyter_server asks tornado for a websocket ping timeout of 3 ping intervals, which tornado
+    # refuses with a warning at every connection: ask for one interval.
+    local args=(--notebook-dir="$ROOT/notebooks" --ServerApp.tornado_settings=ws_ping_timeout=30000)
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
@@ -416,6 +440,11 @@ cmd_test() {
     else
         say "no notebooks under notebooks/ yet"
     fi
+
+    # After the notebooks: their build slot seeds lab's warm build (seed_warm_from_a_slot).
+    say "JupyterLab: ./workbook.sh lab driven in headless Chromium through the quickstart (tests/lab)"
+    "$VENV/bin/python" "$ROOT/tests/lab/test_lab.py" --summary "$summary" ||
+        failures+=("JupyterLab browser test (tests/lab/test_lab.py)")
 
     say "runner self-test: broken notebooks must fail, ok ones must pass"
     runner --summary "$summary" --expect-fail "$ROOT"/tests/notebooks/broken_*.ipynb ||
