@@ -348,7 +348,9 @@ cmd_lab() {
     if [[ "$(id -u)" == 0 ]]; then
         args+=(--allow-root) # containers, CI machines
     fi
-    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
+    # A saved notebook keeps its figures' JSON, not plotly's PNG snapshots of them (tools/lab_save.py).
+    args+=(--ContentsManager.pre_save_hook=lab_save.drop_figure_snapshots)
+    PYTHONPATH="$ROOT/tools${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 
 # Execute notebooks once (the runner's --output-dir keeps the executed copies, each with the
