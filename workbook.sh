@@ -307,6 +307,7 @@ seed_warm_from_a_slot() {
         fi
         exec {fd}>&-
     done
+    return 0
 }
 
 # Builds the crate as the notebooks' first cells do, in $CACHE/evcxr-build/warm, before JupyterLab
