@@ -72,6 +72,7 @@ seed_from_warm() {
 
 start() {
     local dir="$1"
+    shift
     mkdir -p "$dir"
     export EVCXR_TMPDIR="$dir"
     # evcxr (with its default static linking) loads the uplifted target/<host>/debug/libcode_N.so,

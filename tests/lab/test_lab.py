@@ -76,15 +76,19 @@ const [path, mime, done] = [arguments[0], arguments[1], arguments[arguments.leng
 
 # Opens `path` in a tab, waits for its kernel, runs all cells; resolves with timings (ms).
 RUN = r"""
-const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+const [path, limit, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
 (async () => {
   const app = window.jupyterapp;
   const t0 = Date.now();
+  const wait = async (what) => {
+    if (Date.now() - t0 > limit * 1000) throw new Error(`gave up after ${limit} s waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 100));
+  };
   const panel = await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
   await panel.context.ready;
   await panel.sessionContext.ready;
   const kernel = panel.sessionContext.session.kernel;
-  while (kernel.status !== 'idle') await new Promise(r => setTimeout(r, 100));
+  while (kernel.status !== 'idle') await wait('the kernel to be idle');
   const idle = Date.now() - t0;
   app.shell.activateById(panel.id);
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
@@ -94,12 +98,12 @@ const [path, done] = [arguments[0], arguments[arguments.length - 1]];
   while (depMs === null) {
     if (cells[0].model.executionCount !== null && cells[0].model.executionCount !== undefined
         && !cells[0].node.querySelector('.jp-InputPrompt').textContent.includes('*')) depMs = Date.now() - t1;
-    else await new Promise(r => setTimeout(r, 100));
+    else await wait('the first :dep');
   }
   await ran;
   while (panel.content.widgets.some(c => c.model.type === 'code' &&
          c.node.querySelector('.jp-InputPrompt').textContent.includes('*')) || kernel.status !== 'idle')
-    await new Promise(r => setTimeout(r, 200));
+    await wait('all cells to run');
   const allMs = Date.now() - t1;
   // Plots drawn, and the renderer's PNG snapshot of each in the model (it saves one along):
   // the saved file is then as large as a reader's will be.
@@ -108,7 +112,7 @@ const [path, done] = [arguments[0], arguments[arguments.length - 1]];
     .filter(o => o.data && o.data[mime]);
   while (Date.now() - t2 < 30000 && figures().some(o => !o.data['image/png'])) await new Promise(r => setTimeout(r, 200));
   await app.commands.execute('docmanager:save');
-  while (panel.context.model.dirty) await new Promise(r => setTimeout(r, 100));
+  while (panel.context.model.dirty) await wait('the save');
   done({idle, depMs, allMs, kernel: kernel.id});
 })().catch(e => done({error: String(e && e.stack || e)}));
 """
@@ -145,7 +149,7 @@ def start_browser(profile: str):
         opts.add_argument(flag)
     service = Service(executable_path=driver_bin, log_output=os.path.join(profile, "chromedriver.log"))
     driver = webdriver.Chrome(service=service, options=opts)
-    driver.set_script_timeout(1800)
+    driver.set_script_timeout(3600)  # the scripts give up by themselves (--run-timeout)
     return driver
 
 
@@ -195,6 +199,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--startup-timeout", type=int, default=1800, metavar="S",
                    help="how long `./workbook.sh lab` may take to serve (setup and the warm build included)")
+    p.add_argument("--run-timeout", type=int, default=900, metavar="S",
+                   help="how long one notebook may take to open, run and save in the browser")
     p.add_argument("--summary", metavar="FILE", help="append 'PASSED FAILED' (1 0 or 0 1) to FILE")
     args = p.parse_args(argv)
 
@@ -237,7 +243,7 @@ def main(argv=None) -> int:
         driver.execute_async_script("const d = arguments[arguments.length - 1]; jupyterapp.started.then(() => d())")
         kernels = []
         for name, copy in zip(names, copies):
-            timing = driver.execute_async_script(RUN, name)
+            timing = driver.execute_async_script(RUN, name, args.run_timeout)
             if "error" in timing:
                 fails.append(f"{name}: {timing['error']}")
                 continue
