@@ -7,10 +7,9 @@
 #   ./workbook.sh book    setup, execute every notebook (full size), build the site target/book/,
 #                         check every page in headless Chromium, export the figures (SVG, PNG)
 #   ./workbook.sh test    setup, cargo tests, every notebook once at reduced size (WORKBOOK_QUICK=1),
-#                         the site built from those runs and checked in the browser, JupyterLab
-#                         driven through the quickstart in the browser, the runner's and the
-#                         browser check's self-tests; ends with "N passed, M failed" (notebooks,
-#                         book pages, the JupyterLab test and self-test fixtures)
+#                         the site built from those runs and checked in the browser, the runner's
+#                         and the browser check's self-tests; ends with "N passed, M failed"
+#                         (notebooks, book pages and self-test fixtures)
 #   ./workbook.sh run NOTEBOOK...         setup, execute the given notebooks headless (full size, or
 #                         reduced with WORKBOOK_QUICK=1); fails on any cell error
 #   ./workbook.sh student [NOTEBOOK...]      student versions of the exercise notebooks (docs/EXERCISES.md)
@@ -51,7 +50,7 @@ say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -326,7 +325,7 @@ warm_build() {
         say "building the crate and its dependencies for the notebooks, once per machine"
         say "(~5 min on 2 cores, ~1.1 GB in $warm); later starts take seconds ..."
     fi
-    if ! WORKBOOK_BUILD_DIR="$warm" runner --warm "$ROOT/notebooks/00_quickstart.ipynb"; then
+    if ! WORKBOOK_BUILD_DIR="$warm" runner --warm --timeout-first 3600 "$ROOT/notebooks/00_quickstart.ipynb"; then
         say "warning: the warm build failed (above); JupyterLab starts anyway, and a notebook's first"
         say ":dep builds the crate itself (minutes, progress shown under the cell)"
         return 0
@@ -342,7 +341,7 @@ cmd_lab() {
     warm_build
     # jupyter_server asks tornado for a websocket ping timeout of 3 ping intervals, which tornado
     # refuses with a warning at every connection: ask for one interval.
-    local args=(--notebook-dir="$ROOT/notebooks" --ServerApp.tornado_settings=ws_ping_timeout=30000)
+    local args=(--notebook-dir="$ROOT/notebooks" --ServerApp.tornado_settings='{"ws_ping_timeout": 30000}')
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
@@ -443,11 +442,6 @@ cmd_test() {
     else
         say "no notebooks under notebooks/ yet"
     fi
-
-    # After the notebooks: their build slot seeds lab's warm build (seed_warm_from_a_slot).
-    say "JupyterLab: ./workbook.sh lab driven in headless Chromium through the quickstart (tests/lab)"
-    "$VENV/bin/python" "$ROOT/tests/lab/test_lab.py" --summary "$summary" ||
-        failures+=("JupyterLab browser test (tests/lab/test_lab.py)")
 
     say "runner self-test: broken notebooks must fail, ok ones must pass"
     runner --summary "$summary" --expect-fail "$ROOT"/tests/notebooks/broken_*.ipynb ||
