@@ -10,9 +10,9 @@
 #
 # A new slot does not start empty: `./workbook.sh lab` first builds the crate in
 # $CACHE/evcxr-build/warm (WORKBOOK_BUILD_DIR, below) and stamps it (.workbook-warm); a slot
-# that is empty, or carries an older stamp, starts as a copy of warm/ (reflinks where the file
-# system has them), so a second kernel never compiles the dependencies again. A slot that was
-# built without a stamp (e.g. by the test runner before any `lab`) is left as it is.
+# that does not carry that stamp (new, built before the last warm build changed, or by a kernel
+# before any `lab`) starts again as a copy of warm/ (reflinks where the file system has them),
+# so a second kernel never compiles the dependencies again.
 #
 # evcxr runs behind tools/kernel_proxy.py (build progress shown in the notebook, execution
 # counts from 1, unactionable warnings dropped) when WORKBOOK_PYTHON (the venv's python, set in
@@ -43,15 +43,11 @@ if ! command -v cargo >/dev/null 2>&1 && [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/
     export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 fi
 
-# Makes the (locked, unused) slot $1 a copy of warm/ when it is empty or has an older stamp.
+# Makes the (locked, unused) slot $1 a copy of warm/ unless it already carries warm/'s stamp.
 seed_from_warm() {
     local slot="$1" stamp="$warm/.workbook-warm" warm_fd
     [[ -f "$stamp" ]] || return 0
-    if [[ -f "$slot/.workbook-warm" ]]; then
-        cmp -s "$slot/.workbook-warm" "$stamp" && return 0
-    elif [[ -n "$(ls -A "$slot" 2>/dev/null)" ]]; then
-        return 0
-    fi
+    cmp -s "$slot/.workbook-warm" "$stamp" && return 0
     exec {warm_fd}>"$warm.lock"
     flock -s "$warm_fd" # not while ./workbook.sh lab is (re)building warm/
     if [[ -f "$stamp" ]]; then
