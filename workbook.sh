@@ -339,9 +339,10 @@ warm_build() {
 cmd_lab() {
     setup
     warm_build
-    # jupyter_server asks tornado for a websocket ping timeout of 3 ping intervals, which tornado
-    # refuses with a warning at every connection: ask for one interval.
-    local args=(--notebook-dir="$ROOT/notebooks" --ServerApp.tornado_settings='{"ws_ping_timeout": 30000}')
+    # Not silenced: tornado's "websocket_ping_timeout (90000) cannot be longer than ...". jupyter_server
+    # needs a pong timeout above its ping interval (ws_ping_timeout = interval closes every kernel
+    # websocket after 30 s), tornado warns about exactly that.
+    local args=(--notebook-dir="$ROOT/notebooks")
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
