@@ -151,6 +151,7 @@ def start_browser(profile: str):
     service = Service(executable_path=driver_bin, log_output=os.path.join(profile, "chromedriver.log"))
     driver = webdriver.Chrome(service=service, options=opts)
     driver.set_script_timeout(3600)  # the scripts give up by themselves (--run-timeout)
+    driver.command_executor.client_config.timeout = 3600  # selenium's own HTTP read timeout (120 s)
     return driver
 
 
