@@ -45,6 +45,7 @@ RUNNER="$ROOT/tools/nbrun.py"
 EXECUTED="$ROOT/target/executed" # the runner's executed copies, input of the site build
 BOOK="$ROOT/target/book"
 BROWSER_PACKAGES=(chromium chromium-driver fonts-wqy-microhei)
+SANDBOX_PACKAGES=(bubblewrap) # the grader runs students' code only inside bwrap (docs/EXERCISES.md)
 
 say() { printf 'workbook: %s\n' "$*" >&2; }
 die() { printf 'workbook: error: %s\n' "$*" >&2; exit 1; }
@@ -155,7 +156,9 @@ PY
 # outputs. Not `required`: without the venv, git falls back to the file as it is.
 install_git_filter() {
     git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 || return 0 # an exported tree, not a clone
-    local py="'$VENV/bin/python' -m nbstripout"
+    # Git runs filters from the top of the working tree: `.venv` is this checkout's own link to its
+    # venv, so the filter never names another checkout's venv or one that setup has since replaced.
+    local py=".venv/bin/python -m nbstripout"
     local -A want=(
         [filter.nbstripout.clean]="$py --keep-id --extra-keys metadata.language_info"
         [filter.nbstripout.smudge]="cat"
@@ -238,6 +241,24 @@ ensure_browser() {
     fi
     cjk_font_missing && say "note: still no Chinese font; screenshots will show boxes for Chinese text"
     return 0
+}
+
+# Debian's bubblewrap: `grade` compiles and runs students' code only inside it (no network, no view
+# of the repository or of other submissions). Required for grading and for the test command.
+ensure_sandbox() {
+    command -v bwrap >/dev/null 2>&1 && return 0
+    if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+        say "bubblewrap (bwrap) missing: ./workbook.sh grade runs submissions only inside it. Install it:"
+        say "  sudo apt-get install -y ${SANDBOX_PACKAGES[*]}   (or your system's bubblewrap package)"
+        return 1
+    fi
+    say "installing ${SANDBOX_PACKAGES[*]} with apt-get (once) ..."
+    if ! { apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${SANDBOX_PACKAGES[@]}"; } >&2; then
+        say "apt-get install ${SANDBOX_PACKAGES[*]} failed; check the network (Debian's mirrors), then run setup again."
+        return 1
+    fi
+    command -v bwrap >/dev/null 2>&1 || { say "still no bwrap after apt-get install"; return 1; }
 }
 
 setup() {
@@ -454,7 +475,9 @@ cmd_test() {
     bookcheck_selftest "$summary" || failures+=("browser check self-test (tests/book)")
     say "site build tests: failed or unexecuted notebooks named and not published as complete"
     "$VENV/bin/python" "$ROOT/tests/book/test_book_build.py" || failures+=("site build tests (tests/book/test_book_build.py)")
-    say "exercises: student versions, bad input, and grading of reference, wrong, student and broken submissions"
+    "$VENV/bin/python" "$ROOT/tests/book/test_chapters.py" || failures+=("learner's path in every chapter (tests/book/test_chapters.py)")
+    say "exercises: student versions, bad input, sandboxed grading of reference, wrong, student, broken and attack submissions"
+    ensure_sandbox || failures+=("bubblewrap missing (see above)")
     "$VENV/bin/python" "$ROOT/tests/exercises/test_exercises.py" || failures+=("exercises")
 
     local passed failed
@@ -474,20 +497,72 @@ cmd_student() {
 cmd_grade() {
     (($# > 0)) || die "usage: ./workbook.sh grade SUBMISSIONS_DIR [--out DIR] [--timeout S] [--jobs N] (see --help)"
     setup
+    ensure_sandbox || die "grading needs bubblewrap (see above)"
     "$VENV/bin/python" "$ROOT/tools/exercises.py" grade "$@"
+}
+
+# ---------------------------------------------------------------- bench
+# ./workbook.sh bench [--reps N] [--noisy CORES] [NAME...]: every benchmark (or the NAMEs:
+# appendix, appendix-improved, em) as a release example of the crate run back to back with
+# its Python twin in bench/python/, by bench/run.py: one table of medians, ratios and peak memory,
+# the CPU other processes used meanwhile (noisy runs flagged), JSON under target/bench/.
+# The twins' venv (numpy, scipy, torch, torchsde from PyPI) lives in the per-user cache as
+# bench-venv-<hash of bench/python/requirements.txt>/; the examples are built with the CPU's own
+# features (-C target-cpu=native: candle's AVX/FMA kernels) into target/bench-build/.
+BENCH_REQUIREMENTS="$ROOT/bench/python/requirements.txt"
+
+bench_venv() {
+    local dir
+    dir="$CACHE/bench-venv-$(sha256sum "$BENCH_REQUIREMENTS" | cut -c1-12)"
+    BENCH_PYTHON="$dir/bin/python"
+    if [[ -f "$dir/.workbook-installed" ]] &&
+        "$BENCH_PYTHON" -c 'import numpy, scipy, torch, torchsde' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "creating the bench venv $dir (once: numpy, scipy, torch, torchsde from PyPI;"
+    say "PyPI's torch brings its CUDA libraries along, a few GB; the twins use the CPU only) ..."
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed. On Debian: apt-get install python3-venv"
+    if ! "$BENCH_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$BENCH_REQUIREMENTS"; then
+        rm -rf "$dir"
+        say "pip install -r bench/python/requirements.txt failed."
+        network_hint
+        exit 1
+    fi
+    date -u +%FT%TZ >"$dir/.workbook-installed"
+}
+
+cmd_bench() {
+    check_prerequisites
+    mkdir -p "$CACHE"
+    exec {bench_lock}>"$CACHE/bench.lock"
+    flock "$bench_lock"
+    bench_venv
+    flock -u "$bench_lock"
+    exec {bench_lock}>&-
+    local -a examples
+    mapfile -t examples < <("$BENCH_PYTHON" "$ROOT/bench/run.py" --list-examples "$@") ||
+        die "bench: see the message above"
+    ((${#examples[@]} > 0)) || die "bench: nothing to run"
+    say "building ${examples[*]} (release, -C target-cpu=native, target/bench-build)"
+    CARGO_TARGET_DIR="$ROOT/target/bench-build" RUSTFLAGS="${RUSTFLAGS:--C target-cpu=native}" \
+        cargo build --release --quiet "${examples[@]/#/--example=}" || die "bench: the build failed"
+    "$BENCH_PYTHON" "$ROOT/bench/run.py" --python "$BENCH_PYTHON" \
+        --examples "$ROOT/target/bench-build/release/examples" "$@"
 }
 
 main() {
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
-        setup) setup && ensure_browser ;;
+        setup) setup && ensure_browser && ensure_sandbox ;;
         lab) cmd_lab "$@" ;;
         book) cmd_book "$@" ;;
         test) cmd_test "$@" ;;
         run) (($# > 0)) || die "usage: ./workbook.sh run NOTEBOOK..."; setup && runner "$@" ;;
         student) cmd_student "$@" ;;
         grade) cmd_grade "$@" ;;
+        bench) cmd_bench "$@" ;;
         -h | --help | help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

@@ -1,132 +1,141 @@
-//! Benchmark of the corrected appendix (issue 8): candle training steps/s (the appendix
-//! network, full batch of 1000, Adam, `framework::dsm::train_dsm` — the same code the
-//! `appendix` command and the notebook run) and reverse-SDE sampling throughput, run back to
-//! back with `../shared/bench/appendix_torch.py` on the same machine, `--reps` times, medians.
+//! Benchmark of seed 000's appendix network (issue 8, issue 21): training steps/s of
+//! [`appendix::train`] (the appendix network, full batch of 1000, Adam — the code the
+//! `appendix` command and notebook 05 run) and reverse-SDE Euler–Maruyama sampling with the
+//! trained network (2000 particles × 1000 steps), then the energy distance of those samples to
+//! fresh data (the sampling in `f32` end to end: `LearnedScore` as a `Score<f32>` in the
+//! crate's SDE loop). `--variant improved` runs the improved recipe (v-prediction, sinusoidal time
+//! features, EMA of the weights, cosine learning-rate decay; 4000 steps).
 //!
-//! `RAYON_NUM_THREADS=2 cargo run --release --example appendix_bench -- [--steps 2000] [--reps 3]
-//!  [--python /tmp/benchvenv/bin/python] [--script /work/shared/bench/appendix_torch.py]`
+//! ```text
+//! cargo run --release --example appendix_bench [-- --variant corrected|improved] [--steps K]
+//! ./workbook.sh bench appendix appendix-improved      # back to back with bench/python/appendix.py
+//! ```
+//!
+//! Prints a few lines and one `BENCH {...}` line that the bench driver reads.
 //!
 //! ## Where the time goes (perf, one thread, 1000-point batch)
 //! With candle's stock CPU path (commit 6b495f0) a training step spent ~22 % in page faults
 //! (every 512 KB output a fresh `mmap`), ~14 % in the broadcasting bias add and its strided
 //! backward sum, ~23 % in SiLU (scalar libm `exp`; a nine-operation backward) and only ~20 % in
-//! the matrix multiply, which ran AVX2 kernels on an AVX-512 machine. The fixes, all in this
-//! crate: `models::keep_freed_buffers` (glibc keeps freed buffers), `models::kernels` (one
-//! fused `gemm` for `x Wᵀ + b`, SiLU and its derivative in one vectorised pass each, split over
-//! rayon's threads), and `gemm`'s runtime-detected AVX-512 kernels. Same machine, same load:
-//! 3.4× less CPU time per run, training steps/s ×2–4.
+//! the matrix multiply. The fixes, all in this crate: `models::keep_freed_buffers` (glibc keeps
+//! freed buffers), `models::kernels` (one fused `gemm` for `x Wᵀ + b`, SiLU and its derivative
+//! in one vectorised pass each, split over rayon's threads), and `gemm`'s runtime-detected
+//! AVX-512 kernels. Same machine, same load: 3.4× less CPU time per run, training steps/s ×2–4.
 //!
-//! What is left: the multiply (~35 %), candle's zero-filled outputs and gradient accumulators
-//! (`memset` ~12 %), SiLU (~16 %), and candle's per-operation allocation and graph walk in
-//! backward (one tensor per node) and AdamW (~12 whole-tensor operations per parameter).
-//! PyTorch runs the same step with oneDNN/MKL kernels, fused in-place optimisers and a caching
-//! allocator; closing the rest of the gap would mean replacing candle's backward pass for the
-//! MLP with a hand-written one.
+//! Since then the optimiser is `models::Adam` (candle-nn's AdamW, same numbers, one in-place
+//! pass per variable instead of ~12 whole-tensor operations) and the moving average of the
+//! improved recipe is `models::kernels::moving_average` (in place). Profile of the corrected
+//! training after that (perf, release build with `-C target-cpu=native` as `./workbook.sh
+//! bench` builds it, one thread, AVX2/FMA machine, self time): **~50 % in the matrix multiply**
+//! (`gemm`'s AVX2 `x2x6` FMA microkernel ~44 %, operand packing ~5 %), `memset` ~8 % (candle's
+//! backward pass: every gradient accumulator starts as a zero tensor), candle's element-wise
+//! maps ~9 % (`binary_map` and the `collect` behind it: adding each node's gradient to its
+//! accumulator, the loss), SiLU and its derivative and the other closures ~13 %, copies ~3 %.
+//! By a rough count (≈ 274 MFLOP a step, forward and backward) the multiply already runs at
+//! about half the two cores' FMA peak, so the step is bounded by it: removing every other
+//! cost would make it at most ~2× faster, while issue 21's
+//! target (1.5× PyTorch, which multiplies with oneDNN/MKL and keeps no autograd graph for the
+//! gradient sums) needs ~2.6×. What would be left to win is a hand-written backward pass for
+//! the MLP that writes the weight gradients straight into preallocated buffers (no zeroed
+//! accumulators, no per-node tensors) — a change to the training loop, not to the kernels.
 
-use std::process::Command;
 use std::time::Instant;
 
 use diffusion_sde::appendix::{self, AppendixConfig, Experiment, Variant};
 use diffusion_sde::framework::samplers::{ReverseEulerMaruyama, Sampler};
-use diffusion_sde::framework::VpSde;
+use diffusion_sde::metrics::quality;
 use diffusion_sde::models::{self, LearnedScore};
-use diffusion_sde::solvers::Record;
+use diffusion_sde::prelude::{
+    EulerMaruyama, ForwardSde, Noise, Record, ReverseSde, SdeScheme, TimeGrid, VpSde,
+};
+use diffusion_sde::{Error, Result};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
+fn option(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
-fn json_number(s: &str, after: &str, key: &str) -> Option<f64> {
-    let i = s.find(after)?;
-    let rest = &s[i..];
-    let j = rest.find(&format!("\"{key}\":"))? + key.len() + 3;
-    rest[j..].split([',', '}']).next()?.trim().parse().ok()
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map_or("?".into(), |s| {
-        s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-    })
-}
-
-fn main() -> diffusion_sde::Result<()> {
-    let mut steps = 2000usize;
-    let mut reps = 3usize;
-    let mut python = Some("/tmp/benchvenv/bin/python".to_string());
-    let mut script = "/work/shared/bench/appendix_torch.py".to_string();
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let v = it.next().unwrap_or_default();
-        match a.as_str() {
-            "--steps" => steps = v.parse().expect("--steps N"),
-            "--reps" => reps = v.parse().expect("--reps N"),
-            "--python" => python = (v != "none").then_some(v),
-            "--script" => script = v,
-            other => panic!("unknown argument {other}"),
-        }
-    }
+fn main() -> Result<()> {
+    let variant: Variant = option("--variant")
+        .as_deref()
+        .unwrap_or("corrected")
+        .parse()?;
+    let steps = match option("--steps") {
+        None => variant.default_steps(),
+        Some(v) => v.parse().map_err(|_| Error::InvalidArgument {
+            name: "--steps",
+            value: v.clone(),
+            reason: "must be a positive integer".into(),
+        })?,
+    };
     let cpu = models::device("cpu")?;
     let mut cfg = AppendixConfig::new(0);
     cfg.train_steps = Some(steps);
     let ex = Experiment::new(&cfg)?;
-    println!("corrected appendix, {steps} Adam steps on 1000 points; sampling 2000 × 1000 reverse-SDE steps; RAYON_NUM_THREADS={}",
-        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()));
     println!(
-        "{:>4} {:>14} {:>14} {:>8} {:>16} {:>16} {:>16}",
-        "rep",
-        "candle it/s",
-        "torch it/s",
-        "ratio",
-        "candle samp/s·st",
-        "torch samp/s·st",
-        "load (1/5/15)"
+        "{variant} appendix: {steps} Adam steps on {} points; reverse-SDE sampling {} × {} steps; {} rayon threads",
+        cfg.n_train,
+        cfg.n_sample,
+        cfg.sampler_steps,
+        rayon::current_num_threads()
     );
-    let (mut c_rates, mut t_rates, mut ratios) = (vec![], vec![], vec![]);
-    let (mut c_samp, mut t_samp) = (vec![], vec![]);
-    for rep in 1..=reps {
-        let load = loadavg();
-        let trained = appendix::train(Variant::Corrected, &cfg, &ex, &cpu, None, &mut |_| {})?;
-        let rate = trained.losses.len() as f64 / trained.seconds;
-        let sde = VpSde::default();
-        let score = LearnedScore::new(&trained.net, sde);
-        let em = ReverseEulerMaruyama::new(1000);
-        let start = Instant::now();
-        em.sample(&sde, &score, ex.prior.view(), 11, Record::Final)?;
-        let samp = 2000.0 * 1000.0 / start.elapsed().as_secs_f64();
-        let (mut t_rate, mut t_em) = (f64::NAN, f64::NAN);
-        if let Some(py) = &python {
-            let out = Command::new(py).arg(&script).arg("--json").output();
-            match out {
-                Ok(o) if o.status.success() => {
-                    let s = String::from_utf8_lossy(&o.stdout);
-                    t_rate = json_number(&s, "\"train\"", "steps_per_s").unwrap_or(f64::NAN);
-                    t_em = json_number(&s, "\"samples_net\"", "wall_s").unwrap_or(f64::NAN);
-                }
-                Ok(o) => println!(
-                    "torch run failed: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                ),
-                Err(e) => println!("torch not run ({py}): {e}"),
-            }
-        }
-        println!(
-            "{rep:>4} {rate:>14.1} {t_rate:>14.1} {:>8.3} {samp:>16.0} {:>16.0} {load:>16}",
-            rate / t_rate,
-            2000.0 * 1000.0 / t_em
-        );
-        c_rates.push(rate);
-        t_rates.push(t_rate);
-        ratios.push(rate / t_rate);
-        c_samp.push(samp);
-        t_samp.push(2000.0 * 1000.0 / t_em);
-    }
+    let trained = appendix::train(variant, &cfg, &ex, &cpu, None, &mut |_| {})?;
+    let rate = trained.losses.len() as f64 / trained.seconds;
+    let tail = &trained.losses[trained.losses.len().saturating_sub(100)..];
+    let loss_last100 = tail.iter().sum::<f64>() / tail.len() as f64;
     println!(
-        "median: candle {:.1} steps/s, torch {:.1} steps/s, ratio candle/torch {:.3} (target ≥ 1.5); reverse-SDE sampling with the net: candle {:.0}, torch {:.0} particle-steps/s",
-        median(c_rates), median(t_rates), median(ratios), median(c_samp), median(t_samp)
+        "training: {:.2} s, {rate:.1} steps/s, loss (mean of the last 100 steps) {loss_last100:.4}",
+        trained.seconds
     );
+
+    // Sampling in f32 end to end (the network is f32): `LearnedScore` as a `Score<f32>` in
+    // the crate's one SDE loop; the f64 sampler (`ReverseEulerMaruyama`) for comparison.
+    let sde = VpSde::default();
+    let score = LearnedScore::new(&trained.net, sde);
+    let seed = cfg.seed.wrapping_add(11);
+    let grid = TimeGrid::uniform(sde.t_max(), 1e-3, cfg.sampler_steps)?;
+    let prior32 = ex.prior.mapv(|v| v as f32);
+    let start = Instant::now();
+    let sol = EulerMaruyama.solve(
+        &ReverseSde::new(sde, &score),
+        prior32.view(),
+        &grid,
+        Noise::Seed(seed),
+        Record::Final,
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    let particle_steps = (cfg.n_sample * cfg.sampler_steps) as f64;
+    let samp = particle_steps / seconds;
+    let samples = sol.last().mapv(f64::from);
+    let q = quality(samples.view(), ex.reference.view())?;
+    let start = Instant::now();
+    ReverseEulerMaruyama::new(cfg.sampler_steps).sample(
+        &sde,
+        &score,
+        ex.prior.view(),
+        seed,
+        Record::Final,
+    )?;
+    let samp64 = particle_steps / start.elapsed().as_secs_f64();
+    println!(
+        "sampling (f32): {seconds:.2} s, {samp:.3e} particle-steps/s (f64 sampler: {samp64:.3e}); energy distance to fresh data {:.4} (noise floor {:.4})",
+        q.energy,
+        ex.floor.energy_mean()
+    );
+    let bench = serde_json::json!({
+        "bench": format!("appendix-{variant}"),
+        "metrics": {
+            "train_steps_per_s": rate,
+            "train_s": trained.seconds,
+            "loss_last100": loss_last100,
+            "sample_particle_steps_per_s": samp,
+            "sample_f64_particle_steps_per_s": samp64,
+            "sde_energy": q.energy,
+        },
+        "info": {"threads": rayon::current_num_threads(), "steps": steps},
+    });
+    println!("BENCH {bench}");
     Ok(())
 }

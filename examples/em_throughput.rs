@@ -5,12 +5,12 @@
 //! normals per particle-step).
 //!
 //! ```text
-//! cargo run --release --example em_throughput                       # Rust only
-//! /tmp/benchvenv/bin/python /work/shared/bench/em_throughput.py --json > /tmp/em_py.json
-//! cargo run --release --example em_throughput -- --baseline /tmp/em_py.json   # + ratios
+//! cargo run --release --example em_throughput      # this table, and a `BENCH {...}` line
+//! ./workbook.sh bench em                           # back to back with bench/python/em_throughput.py
 //! ```
 //!
-//! Run the two back to back on an otherwise idle machine and quote ratios, not times.
+//! `./workbook.sh bench` runs it next to its PyTorch twin and prints the ratios; quote ratios
+//! from one such run, not times.
 //! Both rows run the same loop ([`diffusion_sde::solvers::sde::solve`]) with the same
 //! `EulerMaruyama`, `ReverseSde`, `VpSde` and `MixtureMarginal`: the batch's element type is a
 //! parameter ([`diffusion_sde::real::Real`]). `f64` draws its normals with xoshiro256++ and
@@ -21,7 +21,7 @@
 use std::time::Instant;
 
 use diffusion_sde::prelude::*;
-use diffusion_sde::solvers::sde::CHUNK_ROWS;
+use diffusion_sde::solvers::driver::CHUNK_ROWS;
 
 const N: usize = 100_000;
 const STEPS: usize = 1000;
@@ -41,7 +41,6 @@ struct Run {
 }
 
 fn main() -> diffusion_sde::Result<()> {
-    let baseline = baseline_from_args();
     let threads = rayon::current_num_threads();
     let data = GaussianMixture::appendix_2d();
     let runs = [run::<f64>("f64", &data)?, run::<f32>("f32", &data)?];
@@ -78,11 +77,21 @@ fn main() -> diffusion_sde::Result<()> {
     );
     println!("\nload average (1, 5, 15 min): {}", load_average());
 
-    if let Some(path) = baseline {
-        compare(&path, &runs)?;
-    } else {
-        println!("\n(no --baseline FILE given: run ../shared/bench/em_throughput.py --json for the ratios)");
-    }
+    let ceiling = |r: &Run| r.normals * threads as f64 / 2.0;
+    let bench = serde_json::json!({
+        "bench": "em-throughput",
+        "metrics": {
+            "em_f64_particle_steps_per_s": runs[0].rate,
+            "em_f32_particle_steps_per_s": runs[1].rate,
+            "em_f32_rng_fraction": runs[1].rate / ceiling(&runs[1]),
+            "em_f64_rng_fraction": runs[0].rate / ceiling(&runs[0]),
+            "em_f32_std0": runs[1].std[0],
+            "normals_f32_per_s": runs[1].normals,
+            "normals_f64_per_s": runs[0].normals,
+        },
+        "info": {"threads": threads},
+    });
+    println!("\nBENCH {bench}");
     Ok(())
 }
 
@@ -139,14 +148,6 @@ fn run<F: Real>(name: &'static str, data: &GaussianMixture) -> diffusion_sde::Re
     })
 }
 
-/// `--baseline FILE`: the JSON line printed by `em_throughput.py --json`.
-fn baseline_from_args() -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--baseline")
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 /// Standard normals per second of CPU time from the crate's generator for `F`, one thread
 /// (20 × 10⁷ samples; CPU time, so other processes on the machine do not count).
 fn normal_rate<F: Real>() -> f64 {
@@ -179,8 +180,8 @@ fn thread_cpu_s() -> Option<f64> {
     proc_cpu_s("/proc/thread-self/stat")
 }
 
-/// Busy CPU seconds of the whole machine so far (all cores, `/proc/stat`), as the Python
-/// baseline's `host.contention` measures it.
+/// Busy CPU seconds of the whole machine so far (all cores, `/proc/stat`), as the bench
+/// driver (`bench/run.py`) measures it.
 fn machine_busy_s() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let v: Vec<f64> = stat
@@ -200,69 +201,4 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-/// Prints the Rust/Python ratios from the baseline JSON.
-fn compare(path: &str, runs: &[Run]) -> diffusion_sde::Result<()> {
-    let text = std::fs::read_to_string(path)?;
-    let json: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
-        .map_err(|e| Error::Numerical(format!("cannot parse {path}: {e}")))?;
-    println!("\nBaseline {path} (run back to back on the same machine):");
-    if let Some(host) = json.get("host") {
-        println!("host: {host}");
-    }
-    println!();
-    println!("| Python implementation | particle-steps/s | Rust f64 / it | Rust f32 / it | its mean | its std |");
-    println!("|---|---|---|---|---|---|");
-    if let Some(em) = json.get("em").and_then(|v| v.as_object()) {
-        for (name, v) in em {
-            let Some(py) = v.get("particle_steps_per_s").and_then(|v| v.as_f64()) else {
-                continue;
-            };
-            println!(
-                "| {name} | {py:.4e} | {:.2}× | **{:.2}×** | {} | {} |",
-                runs[0].rate / py,
-                runs[1].rate / py,
-                v.get("mean").map_or(String::new(), |m| m.to_string()),
-                v.get("std").map_or(String::new(), |m| m.to_string())
-            );
-        }
-    }
-    if let Some(rates) = json.get("rng_samples_per_s").and_then(|v| v.as_object()) {
-        println!();
-        println!("| normal generator | samples/s | crate's f64 (one thread) / it | crate's f32 (one thread) / it |");
-        println!("|---|---|---|---|");
-        println!(
-            "| crate f64: xoshiro256++ + ziggurat | {:.4e} | 1.00 | |",
-            runs[0].normals
-        );
-        println!(
-            "| crate f32: xoshiro256++ + Box–Muller | {:.4e} | | 1.00 |",
-            runs[1].normals
-        );
-        for (name, v) in rates {
-            if let Some(r) = v.as_f64() {
-                println!(
-                    "| {name} | {r:.4e} | {:.2} | {:.2} |",
-                    runs[0].normals / r,
-                    runs[1].normals / r
-                );
-            }
-        }
-    }
-    if let Some(t32) = json
-        .pointer("/em/torch_float32/particle_steps_per_s")
-        .and_then(|v| v.as_f64())
-    {
-        println!();
-        for r in runs {
-            let ratio = r.rate / t32;
-            println!(
-                "Rust {} loop vs torch float32 loop: {ratio:.2}× (target ≥ 2×: {})",
-                r.name,
-                if ratio >= 2.0 { "met" } else { "NOT met" }
-            );
-        }
-    }
-    Ok(())
 }

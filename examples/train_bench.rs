@@ -1,8 +1,8 @@
 //! Chapter 4 benchmark: training steps per second of seed 000's appendix MLP
 //! (2 → time-embedded 64 → 3×128 SiLU → 2, ε-prediction, 1000-point full batch, Adam) on
 //! the CPU, and samples per second of every sampler with the closed-form and the learned
-//! score. Compare with `shared/bench/appendix_torch.py` (`train.steps_per_s`) run back to back
-//! on the same machine.
+//! score. The comparison with PyTorch is `./workbook.sh bench appendix` (`examples/appendix_bench.rs`
+//! next to `bench/python/appendix.py`).
 //!
 //! `cargo run --release --example train_bench [-- --steps K --n N]`
 

@@ -87,3 +87,26 @@ pub fn all_finite<'a>(what: impl Display, values: impl IntoIterator<Item = &'a f
         )))
     }
 }
+
+/// `t` if it lies in `[0, t_max]`, else an error naming it (the forward SDEs, the chains).
+pub(crate) fn check_time(t: f64, t_max: f64) -> Result<f64> {
+    if t.is_finite() && (0.0..=t_max).contains(&t) {
+        Ok(t)
+    } else {
+        invalid("t", t, format!("must lie in [0, {t_max}]"))
+    }
+}
+
+/// The shape `(n, d)` of a batch with at least one particle and one dimension, else an error
+/// naming it (`name`: e.g. `"x0.shape"`).
+pub(crate) fn batch_shape<F>(name: &'static str, x: ndarray::ArrayView2<F>) -> Result<(usize, usize)> {
+    let (n, d) = x.dim();
+    if n == 0 || d == 0 {
+        return invalid(
+            name,
+            format!("{n}×{d}"),
+            "need at least one particle and one dimension",
+        );
+    }
+    Ok((n, d))
+}

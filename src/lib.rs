@@ -5,17 +5,18 @@
 //!
 //! | module | chapter | what it holds |
 //! |---|---|---|
-//! | [`sde_basics`] | 1 | the vector SDE, scores, reverse SDE and PF-ODE, Wiener paths |
-//! | [`solvers`] | 2 | ODE and SDE solvers over time grids |
+//! | [`real`], [`rng`], [`linalg`], [`error`], [`workbook`] | all | the batch element type, seeded streams, small linear algebra, errors, the reduced-size switch |
+//! | [`data`], [`metrics`] | all | toy distributions with analytic densities and scores, the 8×8 digits; sample-quality measures |
+//! | [`sde_basics`] | 1 | the SDE vocabulary — `Sde`, `Score`, `ReverseSde`, `ProbabilityFlow`, `ForwardSde` (VE/VP/sub-VP), `TimeGrid`, `Record`, `Solution`, `OdeSystem`, Wiener paths — and chapter 1's examples, Fokker–Planck and chains |
+//! | [`solvers`] | 2 | the one driver loop ([`solvers::driver`]) and the ODE/SDE steps it runs, with declared orders |
+//! | [`models`] | 4 | candle networks and their time embeddings: score MLP, 8×8 U-Net, noisy classifier (CPU; CUDA with `--features cuda`) |
 //! | [`smld`] | 3 | SMLD/NCSN, Langevin dynamics, noise schedules |
-//! | [`framework`] | 4 | forward SDEs with affine kernels, exact mixture marginals, samplers, likelihood, encoding, guidance, flow matching |
-//! | [`models`] | 4 | candle networks: score MLP, 8×8 U-Net, noisy classifier (CPU; CUDA with `--features cuda`) |
-//! | [`data`] | all | toy distributions with analytic densities and scores; the 8×8 digits |
-//! | [`metrics`] | 4, A | sample-quality measures |
+//! | [`framework`] | 4 | affine SDEs, exact mixture marginals, samplers (one [`framework::samplers::Sampler`] trait), likelihood, encoding, guidance, flow matching |
 //! | [`appendix`] | A | seed 000's appendix experiment, as written and corrected |
 //! | [`plot`] | all | plotly figures shown inline and offline |
-//! | [`real`] | 2, 4 | the batch element type (`f64` default, `f32`) of the SDE loop |
-//! | [`workbook`] | all | the reduced-size switch the test runner sets |
+//!
+//! The rows are the layers, lowest first: each module uses only the modules above its row
+//! (`tests/architecture.rs` keeps it so), so the vocabulary lives where it is used.
 //!
 //! Classical numerics are `f64` on `ndarray` (a batch is `n × d`, one particle per row);
 //! networks are `f32` in candle, converted in [`models::to_tensor`] / [`models::to_array`].
@@ -47,6 +48,7 @@ pub mod metrics;
 pub mod models;
 pub mod plot;
 pub mod real;
+pub mod rivals;
 pub mod rng;
 pub mod sde_basics;
 pub mod smld;

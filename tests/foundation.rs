@@ -1,7 +1,7 @@
 //! The quickstart's claims (notebooks/00_quickstart.ipynb), checked by simulation.
 
 use diffusion_sde::prelude::*;
-use diffusion_sde::solvers::sde::CHUNK_ROWS;
+use diffusion_sde::solvers::driver::CHUNK_ROWS;
 
 /// Mean and variance of a 1-D sample.
 fn moments(x: &Array2<f64>) -> (f64, f64) {

@@ -19,7 +19,7 @@ fn deterministic_samplers_converge_at_their_orders() {
     let (sde, _, score) = setup();
     let n = 256;
     let x_t = sde.prior_sample(n, 2, &mut rng::seeded(3));
-    let exact = DormandPrince::new(1e-10, 1e-10)
+    let exact = AdaptivePfOde::new(1e-10, 1e-10)
         .sample(&sde, &score, x_t.view(), 0, Record::Final)
         .unwrap();
     type Make = Box<dyn Fn(usize) -> Box<dyn Sampler>>;
@@ -99,7 +99,7 @@ fn exponential_pc_reaches_the_noise_floor_in_15_nfe() {
     let (_, hi) = floor.energy_band();
     for seed in [5u64, 6, 7] {
         let x_t = sde.prior_sample(n, 2, &mut rng::seeded(seed));
-        let exact = DormandPrince::new(1e-8, 1e-8)
+        let exact = AdaptivePfOde::new(1e-8, 1e-8)
             .sample(&sde, &score, x_t.view(), 0, Record::Final)
             .unwrap();
         let fresh = data.sample(n, 100 + seed);

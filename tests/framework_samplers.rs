@@ -20,7 +20,7 @@ fn all_samplers_at_high_nfe() -> Vec<Box<dyn Sampler>> {
         Box::new(ReverseEulerMaruyama::new(500)),
         Box::new(PfOde::new(PfMethod::Euler, 500)),
         Box::new(PfOde::new(PfMethod::Heun, 100)),
-        Box::new(DormandPrince::new(1e-5, 1e-5)),
+        Box::new(AdaptivePfOde::new(1e-5, 1e-5)),
         Box::new(PredictorCorrector::new(250)),
         Box::new(Ddim::ddpm_ancestral(500)),
         Box::new(Ddim::new(0.0, 200)),
@@ -92,7 +92,7 @@ fn reported_nfe_is_the_number_of_score_evaluations() {
     let n = 1100; // two chunks
     let mut samplers: Vec<Box<dyn Sampler>> =
         Family::ALL.iter().filter_map(|f| f.at_budget(12)).collect();
-    samplers.push(Box::new(DormandPrince::new(1e-3, 1e-3)));
+    samplers.push(Box::new(AdaptivePfOde::new(1e-3, 1e-3)));
     samplers.push(Box::new(PredictorCorrector {
         corrector_steps: 2,
         ..PredictorCorrector::new(5)
@@ -271,11 +271,11 @@ fn bad_input_names_the_value() {
         ..PredictorCorrector::new(10)
     });
     assert!(e.contains("snr"), "{e}");
-    let e = err(&DormandPrince::new(0.0, 1e-3));
+    let e = err(&AdaptivePfOde::new(0.0, 1e-3));
     assert!(e.contains("rtol"), "{e}");
-    let e = err(&DormandPrince {
+    let e = err(&AdaptivePfOde {
         max_steps: 3,
-        ..DormandPrince::new(1e-6, 1e-6)
+        ..AdaptivePfOde::new(1e-6, 1e-6)
     });
     assert!(e.contains("max_steps") && e.contains('3'), "{e}");
     let e = err(&Hybrid {

@@ -12,7 +12,7 @@ use diffusion_sde::sde_basics::chains::loglog_slope;
 use diffusion_sde::sde_basics::examples::{sample_covariance, CorrelatedBrownian, Gbm, Ou};
 use diffusion_sde::sde_basics::quadrature::integrate_density_2d;
 use diffusion_sde::sde_basics::wiener::WienerPath;
-use diffusion_sde::solvers::sde::SdeSolution;
+use diffusion_sde::sde_basics::Solution;
 
 fn a_matrix() -> Array2<f64> {
     // Non-diagonal and non-symmetric: A Aᵀ = [[1.25, 0.7], [0.7, 0.73]], correlation 0.73.
@@ -312,7 +312,7 @@ fn reverse_run_shrinks_the_covariance_along_aat_t() {
     let x_t = bm.sample(n, t_end, 31).unwrap();
     let reverse = bm.reverse_sde().unwrap();
     let grid = TimeGrid::uniform(t_end, eps, steps).unwrap();
-    let sol: SdeSolution = EulerMaruyama
+    let sol: Solution = EulerMaruyama
         .solve(
             &reverse,
             x_t.view(),

@@ -5,8 +5,9 @@
 
 use diffusion_sde::prelude::*;
 use diffusion_sde::sde_basics::chains::{
-    loglog_slope, variance_errors, DdpmChain, LinearChain, NcsnChain, Update, VeSchedule,
+    loglog_slope, variance_errors, DdpmChain, LinearChain, NcsnChain, Update,
 };
+use diffusion_sde::sde_basics::VeSde;
 
 const STEPS: [usize; 6] = [50, 100, 200, 400, 800, 1600];
 
@@ -14,8 +15,8 @@ fn steps_f64() -> Vec<f64> {
     STEPS.iter().map(|&n| n as f64).collect()
 }
 
-fn ve() -> VeSchedule {
-    VeSchedule::new(0.01, 10.0).unwrap()
+fn ve() -> VeSde {
+    VeSde::new(0.01, 10.0).unwrap()
 }
 
 /// Fitted order of the variance error, for a point start (v0 = 0, the kernel variance) and
@@ -117,9 +118,9 @@ fn bad_input_is_a_clear_error() {
     assert!(e.contains("steps") && e.contains("β_"), "{e}");
     assert!(DdpmChain::new(vp, 0, Update::Linearised).is_err());
     assert!(NcsnChain::new(ve(), 0, Update::Discrete).is_err());
-    let e = VeSchedule::new(1.0, 0.5).unwrap_err().to_string();
+    let e = VeSde::new(1.0, 0.5).unwrap_err().to_string();
     assert!(e.contains("sigma_max"), "{e}");
-    let bad = VeSchedule {
+    let bad = VeSde {
         sigma_min: -1.0,
         sigma_max: 1.0,
     };

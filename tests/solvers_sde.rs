@@ -75,6 +75,10 @@ fn euler_maruyama_and_milstein_orders_on_gbm() {
     assert_order(&em.weak, 1.0);
     let mil = ladder(&Milstein, &gbm, (&x0, &fine, &exact));
     assert_order(&mil.strong, 1.0);
+    // The orders the schemes declare are the ones measured (multiplicative noise).
+    assert_order(&em.strong, SdeScheme::<f64>::strong_order(&EulerMaruyama));
+    assert_order(&em.weak, SdeScheme::<f64>::weak_order(&EulerMaruyama));
+    assert_order(&mil.strong, Milstein.strong_order());
     // Milstein is more accurate path by path at every step size.
     for (m, e) in mil.strong.error.iter().zip(&em.strong.error) {
         assert!(m < e);
@@ -89,6 +93,7 @@ fn stochastic_heun_is_strong_order_one_on_additive_noise() {
     let (ou, x0, fine, exact) = ou_setup(3);
     let heun = ladder(&StochasticHeun, &ou, (&x0, &fine, &exact));
     assert_order(&heun.strong, 1.0);
+    assert_order(&heun.strong, StochasticHeun.strong_order());
     let em = ladder(&EulerMaruyama, &ou, (&x0, &fine, &exact));
     assert_order(&em.strong, 1.0);
     for (h, e) in heun.strong.error.iter().zip(&em.strong.error) {
@@ -115,6 +120,7 @@ fn the_seeds_milstein_formula_loses_an_order() {
     let seed = ladder(&MilsteinAsWritten, &gbm, (&x0, &fine, &exact));
     assert_order(&right.strong, 1.0);
     assert_order(&seed.strong, 0.5);
+    assert_order(&seed.strong, MilsteinAsWritten.strong_order());
     assert!(seed.strong.error[last] > 5.0 * right.strong.error[last]);
 
     // On GBM μ = 2, σ = 1 its correction ½σ²x²((ΔW)² − h) grows quadratically in x: at

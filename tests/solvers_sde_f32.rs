@@ -5,7 +5,7 @@
 //! within sampling error; `f32` results depend on the seed only (not on the thread count).
 
 use diffusion_sde::prelude::*;
-use diffusion_sde::solvers::sde::CHUNK_ROWS;
+use diffusion_sde::solvers::driver::CHUNK_ROWS;
 
 fn reverse() -> ReverseSde<VpSde, MixtureMarginal<VpSde>> {
     let sde = VpSde::default();

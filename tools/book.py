@@ -228,6 +228,38 @@ def render_page(exporter: HTMLExporter, entry: Entry, executed, plotly: PlotlyFi
     return body, figures
 
 
+def render_docs(exporter: HTMLExporter, out: str, docs: str, pages: list[str], quick_note: str) -> None:
+    """docs/SOURCES.md and docs/GLOSSARY.md as pages of the book (docs/*.html, rendered like a
+    chapter's markdown, maths included); the chapters' links to ../docs/*.md, and to notebooks that
+    have a page (e.g. exercises/…ipynb), pointed at those pages."""
+    names = [n for n in ("SOURCES", "GLOSSARY") if os.path.isfile(os.path.join(docs, n + ".md"))]
+    to_html = lambda text, up: re.sub(r'(\]\(|href=")(?:\.\./docs/|)(' + "|".join(names) + r')\.md',
+                                      lambda m: f"{m.group(1)}{up}docs/{m.group(2)}.html", text)
+    for name in names:
+        with open(os.path.join(docs, name + ".md"), encoding="utf-8") as f:
+            text = to_html(f.read(), "../")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)], metadata={"title": name.title()})
+        exporter.mathjax_url = f"../mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+        wb = {"index": "../index.html", "prev": None, "next": None, "title": name.title(), "seeds": "",
+              "status": "complete", "reason": "", "quick_note": quick_note, "site_title": SITE_TITLE}
+        body, _ = exporter.from_notebook_node(nb, resources={"workbook": wb})
+        os.makedirs(os.path.join(out, "docs"), exist_ok=True)
+        with open(os.path.join(out, "docs", name + ".html"), "w", encoding="utf-8") as f:
+            f.write(body)
+    for page in pages:
+        path = os.path.join(out, page)
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        new = re.sub(r'href="(?:\.\./)+docs/(' + "|".join(names) + r')\.md"',
+                     lambda m: f'href="{up_for(page)}docs/{m.group(1)}.html"', body) if names else body
+        here = os.path.dirname(page)
+        new = re.sub(r'href="([^":#]+)\.ipynb"', lambda m: f'href="{m.group(1)}.html"'
+                     if os.path.normpath(os.path.join(here, m.group(1) + ".html")) in pages else m.group(0), new)
+        if new != body:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+
+
 # ---------------------------------------------------------------- index
 def render_index(entries: list[Entry], quick_note: str) -> str:
     groups: dict[str, list[Entry]] = {}
@@ -362,6 +394,7 @@ def build(args) -> int:
         print(f"  {e.page}: {len(body) / 1e6:.2f} MB, {figures} figure(s)"
               f" ({time.monotonic() - t:.1f} s)", flush=True)
 
+    render_docs(exporter, out, os.path.join(args.notebooks, "..", "docs"), [e.page for e in entries if e.page], quick_note)
     with open(os.path.join(out, "index.html"), "w", encoding="utf-8") as f:
         f.write(render_index(entries, quick_note))
     manifest = {

@@ -315,8 +315,67 @@ def check_page(driver, page: Path, rel: Path, args) -> PageResult:
             (out_dir / f"{stem}.svg").write_bytes(data_url_bytes(fig["svg"]))
             (out_dir / f"{stem}.png").write_bytes(data_url_bytes(fig["png"]))
             res.figures += 1
+    if info and res.plots:
+        check_animations(driver, res, Path(args.figures) / rel.with_suffix("") if args.figures else None)
     res.seconds = time.monotonic() - t0
     return res
+
+
+def check_animations(driver, res: PageResult, strips: Path | None) -> None:
+    """Presses play on every animated plot (plotly frames) and fails the page unless the drawing
+    changes; with `strips`, saves one strip of up to five frames per animation there (for slides)."""
+    script = r"""
+    var done = arguments[arguments.length - 1], strip = arguments[0], out = [];
+    function drawing(d) { var l = d.querySelector('.cartesianlayer'); return l ? l.innerHTML : ''; }
+    function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+    function img(url) { return new Promise(function (r, e) { var i = new Image(); i.onload = function () { r(i); }; i.onerror = e; i.src = url; }); }
+    var divs = Array.prototype.slice.call(document.querySelectorAll('.plotly-graph-div')).filter(function (d) {
+      return d._transitionData && d._transitionData._frames && d._transitionData._frames.length > 1; });
+    (async function () {
+      for (var i = 0; i < divs.length; i++) {
+        var d = divs[i], L = d._fullLayout || {}, r = {id: d.id, title: String(L.title && L.title.text || '')};
+        var buttons = Array.prototype.slice.call(d.querySelectorAll('.updatemenu-button'));
+        var play = buttons.filter(function (b) { return /play/i.test(b.textContent); })[0];
+        var pause = buttons.filter(function (b) { return /pause/i.test(b.textContent); })[0];
+        if (!play) { r.error = 'no play button'; out.push(r); continue; }
+        var before = drawing(d), t0 = Date.now();
+        play.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+        while (drawing(d) === before && Date.now() - t0 < 6000) await sleep(100);
+        r.changed = drawing(d) !== before;
+        if (pause) pause.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+        if (strip && r.changed && window.Plotly) {
+          try {
+            var names = d._transitionData._frames.map(function (f) { return f.name; }), k = Math.min(5, names.length), shots = [];
+            for (var j = 0; j < k; j++) {
+              var name = names[Math.round(j * (names.length - 1) / Math.max(k - 1, 1))];
+              await Plotly.animate(d, [name], {mode: 'immediate', frame: {duration: 0, redraw: true}, transition: {duration: 0}});
+              shots.push(await img(await Plotly.toImage(d, {format: 'png', width: L.width, height: L.height})));
+            }
+            var c = document.createElement('canvas'), w = shots[0].width, h = shots[0].height;
+            c.width = w * shots.length; c.height = h;
+            shots.forEach(function (s, j) { c.getContext('2d').drawImage(s, j * w, 0); });
+            r.strip = c.toDataURL('image/png');
+          } catch (e) { r.error = 'frame strip failed: ' + (e && e.message || e); }
+        }
+        out.push(r);
+      }
+      done(out);
+    })();
+    """
+    try:
+        found = driver.execute_async_script(script, bool(strips))
+    except WebDriverException as e:
+        res.reasons.append(f"animation check failed: {str(e.msg or e).splitlines()[0]}")
+        return
+    for k, a in enumerate(found, 1):
+        name = f"animation #{a['id']} {a['title'][:40]!r}"
+        if a.get("error"):
+            res.reasons.append(f"{name}: {a['error']}")
+        elif not a.get("changed"):
+            res.reasons.append(f"{name}: pressing play did not change the drawing within 6 s")
+        if a.get("strip") and strips:
+            strips.mkdir(parents=True, exist_ok=True)
+            (strips / f"strip-{k:02d}-{slug(a['title']) or 'animation'}.png").write_bytes(data_url_bytes(a["strip"]))
 
 
 def main(argv=None) -> int:

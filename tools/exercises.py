@@ -9,7 +9,8 @@ The exercise notebooks (notebooks/exercises/*.ipynb) mark their cells the way nb
 (`metadata.nbgrader = {grade, grade_id, locked, points, schema_version: 3, solution, task}`):
 
   * setup cells       locked code cells before the first exercise (`:dep`, `use`, helpers),
-                      grade_id `setup-...`; they run before the exercises in every kernel;
+                      grade_id `setup-...`; items only (evcxr commands aside), which the
+                      solution and the tests cells of every exercise can use;
   * an exercise       cells whose grade_id starts with the same `<exercise>-` prefix:
       statement       a locked markdown cell stating the task and "(N points)";
       solution        code with solution: true; the region between `// ### BEGIN SOLUTION`
@@ -24,16 +25,19 @@ The exercise notebooks (notebooks/exercises/*.ipynb) mark their cells the way nb
 `grade` grades every notebook under SUBMISSIONS_DIR/<student>/ (any depth) against the
 exercise notebook it matches (same file name, else the most shared cell ids). Locked cells
 (setup, statements, tests, hidden tests) come from the exercise notebook; only the student's
-solution cells are taken from the submission. Each submitted notebook runs in its own kernel:
-the setup cells, then each exercise's solution and test cells. Exercise cells define only
-items (no variables carried between cells), so a compile error, panic or crash in one
-exercise leaves the others untouched; a cell that runs past --timeout is interrupted (evcxr
-kills the process running user code and carries on) and costs its exercise only; a dead
-kernel is replaced for the next exercise. A test cell earns its points when it runs without
-error or panic (the notebook runner's rules, tools/nbrun.py) *and* reaches its end: evcxr
-forwards a panic's message asynchronously and can lose it, so the grader appends a marker
-value to the cell and requires it back (an `Err` stopping the cell at a `?` fails the same
-way; stderr text of a cell that completed, such as a student's `eprintln!`, does not count).
+solution cells are taken from the submission, and only their items (functions, types, impls;
+top-level statements are left out, with a note). Untrusted code runs as untrusted
+(tools/grading/): each submitted notebook becomes one Rust program, compiled inside a
+bubblewrap sandbox that sees the compiler, the crate's compiled library and this submission's
+generated sources, nothing else; each tests cell then runs as its own process in a fresh sandbox
+(no network, no /proc, no view of the repository, the submissions or the gradebook, a private
+/tmp, limits on time, output and memory; everything it starts dies with it). A tests cell earns
+its points when its process prints a one-time token that only the test harness receives, after
+the student's code was compiled, and only once the cell returned normally. The tests are their
+own module: they import only the items the exercise asks for and call every macro by its
+absolute path. A compile error costs the exercise it points at; the others are compiled again
+without it. Details and limits: docs/EXERCISES.md.
+
 Results: a table per student on stdout, and
 OUT/grades.csv, OUT/grades.json, OUT/feedback/<student>/<notebook> (executed, with the
 hidden tests and their outputs).
@@ -41,14 +45,15 @@ hidden tests and their outputs).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import glob
 import json
 import os
 import re
-import secrets
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -56,7 +61,8 @@ from dataclasses import asdict, dataclass, field
 import nbformat
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import nbrun  # noqa: E402  (the notebook runner: kernel session and failure rules)
+import nbrun  # noqa: E402  (the notebook runner's small helpers)
+from grading import build, rust, sandbox  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE_DIR = os.path.join(ROOT, "notebooks", "exercises")
@@ -409,7 +415,7 @@ def assemble(ref: ExerciseNotebook, sub) -> tuple[nbformat.NotebookNode, list[st
                 continue
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else str(source)
-            commands = [l.strip() for l in source.splitlines() if l.strip().startswith(":")]
+            commands = rust.evcxr_commands(source)
             if commands and ex.id not in decided:
                 decided[ex.id] = Row("", "", ex.id, 0, ex.points, "rejected",
                                      f"evcxr command {commands[0].split()[0]!r} in solution cell {gid!r}")
@@ -428,16 +434,6 @@ def assemble(ref: ExerciseNotebook, sub) -> tuple[nbformat.NotebookNode, list[st
     return nb, notes, decided
 
 
-def classify(reason: str) -> str:
-    if reason.startswith("timeout"):
-        return "timeout"
-    if reason.startswith("kernel died") or "Subprocess terminated" in reason:
-        return "crashed"
-    if reason.startswith("error"):
-        return "compile error"
-    return "failed"
-
-
 def role(ref_nb, index: int) -> str:
     m = meta(ref_nb.cells[index])
     if m["solution"]:
@@ -446,211 +442,196 @@ def role(ref_nb, index: int) -> str:
     return "hidden tests" if hidden else "tests"
 
 
-class SetupFailed(Exception):
-    pass
+def student_items(source: str, gid: str, setup_uses: frozenset = frozenset()) -> tuple[str, list[str]]:
+    """The items of a solution cell, with its top-level statements (a `println!` left from
+    trying the function out, a trailing expression evcxr would display) and repeats of the
+    setup cells' `use`s blanked out, line numbers kept; and notes naming what was left out."""
+    try:
+        chunks = rust.chunks(source)
+    except rust.LexError:
+        return source, []  # the compiler will say what is wrong with it
+    notes = []
+    for c in chunks:
+        if c.item and " ".join(c.text.split()) in setup_uses:
+            source = source.replace(c.text, "\n" * c.text.count("\n"), 1)
+        elif not c.item:
+            first = nbrun.first_line(c.text)[:60]
+            notes.append(f"solution cell {gid!r}: the top-level statement `{first}` is not run when "
+                         "grading (only items: functions, types, impls)")
+            source = source.replace(c.text, "\n" * c.text.count("\n"), 1)
+    return source, notes
 
 
-def failure(outputs) -> str | None:
-    """Why a tests cell that ran to its end failed after all (an error or a panic in its
-    outputs), or None; stderr text alone does not count once the cell has completed."""
-    problem = nbrun.inspect_outputs(outputs)
-    return None if problem is None or problem.startswith("stderr:") else problem
+FEEDBACK_STREAM_LIMIT = 20_000  # characters of a stream kept in a feedback notebook
 
 
-def stream_text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+def stream(name: str, text: str):
+    if len(text) > FEEDBACK_STREAM_LIMIT:
+        text = text[:FEEDBACK_STREAM_LIMIT] + f"\n[... {len(text) - FEEDBACK_STREAM_LIMIT} more characters not kept]\n"
+    return nbformat.v4.new_output("stream", name=name, text=text)
 
 
-def panic_text(text: str) -> str:
-    """The whole message of the first panic in `text` on one line (an assert's message may span
-    lines, e.g. when it prints an array), or ''."""
-    lines = nbrun.ANSI.sub("", text).splitlines()
-    for i, line in enumerate(lines):
-        if nbrun.PANIC in line:
-            message = []
-            for rest in lines[i + 1:]:
-                if rest.startswith(("stack backtrace:", "note: ")) or nbrun.PANIC in rest:
-                    break
-                message.append(rest.strip())
-            return " ".join(m for m in message if m)[:500]
-    return ""
+def error_output(ename: str, evalue: str, traceback: str = ""):
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                  traceback=(traceback or evalue)[:FEEDBACK_STREAM_LIMIT].split("\n"))
+
+
+def crate_name(ref: ExerciseNotebook) -> str:
+    """The crate the setup cells `:dep` (it must be this repository's)."""
+    for i in ref.setup:
+        for command in rust.evcxr_commands(ref.nb.cells[i].source):
+            m = re.match(r":dep\s+([A-Za-z0-9_-]+)", command)
+            if m:
+                return m.group(1).replace("-", "_")
+    raise ExerciseError(f"{ref.path}: no ':dep' in the setup cells")
 
 
 def grade_notebook(job: dict) -> dict:
-    """Grades one submitted notebook (runs in a worker process). Returns rows, notes, and
-    where the executed notebook went."""
+    """Grades one submitted notebook (runs in a worker process): its exercises compiled into
+    one test program in the sandbox, each tests cell run in a sandbox of its own (see
+    tools/grading/build.py). Returns rows, notes, and where the executed notebook went."""
     student, path, notebook = job["student"], job["path"], job["reference"]
+    tc: build.Toolchain = job["toolchain"]
     ref = load_exercise_notebook(notebook)
     sub = nbformat.read(path, as_version=4)
     nb, notes, decided = assemble(ref, sub)
-    probe_index = len(nb.cells)
-    nb.cells.append(nbformat.v4.new_code_cell("// exercises: flush"))
-    session = None
-    rows: list[Row] = []
     t0 = time.monotonic()
-
-    def close():
-        nonlocal session
-        if session is not None:
-            try:
-                session.__exit__(None, None, None)
-            except Exception:
-                pass
-            session = None
-
-    def start():
-        nonlocal session
-        close()
-        session = nbrun.KernelSession(nb, ref_dir, kernel=job["kernel"], timeout=job["timeout"],
-                                      timeout_first=job["timeout_first"],
-                                      startup_timeout=job["startup_timeout"])
-        try:
-            session.__enter__()
-        except Exception as e:
-            session = None
-            raise SetupFailed(f"the kernel did not start: {nbrun.first_line(str(e)) or type(e).__name__}")
-        for i in ref.setup:
-            try:
-                reason = session.run(i, interrupt_on_timeout=True)
-            except nbrun.DeadKernelError:
-                reason = "kernel died"
-            if reason:
-                close()
-                raise SetupFailed(f"setup cell {meta(nb.cells[i])['grade_id']!r} failed: {reason}")
-
-    def run(i, completes=False):
-        """Runs cell i; returns why it failed, or None. With `completes`, the cell must also
-        reach its end: a panic's message travels on the user process's stderr, which evcxr
-        forwards asynchronously (it can arrive after the reply, or never), so the cell's last
-        value becomes a marker it could not show otherwise, and its absence is a failure."""
-        t = time.monotonic()
-        cell = nb.cells[i]
-        original = cell.source
-        if completes:
-            cell.source = f'{original}\n;\n"{marker}"'
-        try:
-            reason = session.run(i, interrupt_on_timeout=True)
-        finally:
-            cell.source = original
-        if completes:
-            done = [o for o in cell.outputs if o.get("output_type") == "execute_result"
-                    and marker in str(o.get("data", {}).get("text/plain", ""))]
-            cell.outputs = [o for o in cell.outputs if not any(o is d for d in done)]
-            if done:
-                # It ran to its end: what it printed on stderr (a student's eprintln!) is no failure.
-                reason = failure(cell.outputs) if reason else None
-            elif reason is None:
-                # The panic message may still be on its way: the runner's client puts output
-                # that arrives late back under its cell.
-                session.client.settle(0.3, 1.0)
-                reason = (nbrun.inspect_outputs(cell.outputs) or
-                          "panic: the cell stopped before its end (no panic message came back)")
-        if reason and reason.startswith("panic"):
-            whole = panic_text(stream_text(cell))
-            if not whole:  # the message line may still be on its way
-                session.client.settle(0.3, 1.5)
-                whole = panic_text(stream_text(cell))
-            reason = f"panic: {whole}" if whole else reason
-        if job.get("verbose"):
-            gid = meta(cell)["grade_id"] if meta(cell) else "(probe)"
-            print(f"      {student}: {gid}: {time.monotonic() - t:.1f} s: {reason or 'ok'}", flush=True)
-        return reason
-
-    def probe(source, completes=False):
-        nb.cells[probe_index].source, nb.cells[probe_index].outputs = source, []
-        return run(probe_index, completes)
-
-    def healthy() -> bool:
-        """After evcxr restarted the user process (timeout, crash), the first cell that shows a
-        value can come back without it (evcxr 0.22): probe until values come back again."""
-        return any(probe("()", completes=True) is None for _ in range(3))
-
-    def grade_exercise(ex) -> Row:
-        earned, status, detail = 0.0, "passed", ""
-        restarted = False
-        for i in ex.solutions:
-            reason = run(i)
-            # stderr or a panic while defining items is not fatal: the tests decide.
-            if reason and classify(reason) != "failed":
-                status, detail = classify(reason), f"solution: {reason}"
-                restarted = status in ("timeout", "crashed")
-                break
-        last_passed, passed = None, []
-        if status == "passed":
-            for i in ex.tests:
-                reason = run(i, completes=True)
-                if reason is None:
-                    earned += float(meta(nb.cells[i])["points"])
-                    last_passed = i
-                    passed.append(i)
-                    continue
-                if status == "passed":
-                    status, detail = classify(reason), f"{role(ref.nb, i)}: {reason}"
-                if classify(reason) in ("timeout", "crashed"):
-                    restarted = True
-                    if classify(reason) == "timeout":
-                        break  # the next tests would most likely loop again
-        # Output that evcxr delivers late: tagged with the next request (the probe), it belongs
-        # to the exercise's last cell; tagged with its own cell, the client puts it back there.
-        late = probe("// exercises: flush")
-        if late and last_passed is not None and last_passed == ex.tests[-1]:
-            nb.cells[last_passed].outputs.extend(nb.cells[probe_index].outputs)
-        session.client.settle(0.15, 2.0)
-        for i in passed:
-            problem = failure(nb.cells[i].outputs)
-            if problem:
-                earned -= float(meta(nb.cells[i])["points"])
-                if status == "passed":
-                    status, detail = classify(problem), f"{role(ref.nb, i)}: late output: {problem}"
-        if restarted and not healthy():
-            close()  # a fresh kernel for the next exercise
-        if status == "passed" and earned < ex.points:
-            status = "failed"
-        elif status != "passed" and earned > 0:
-            status = "partial"
-        return Row("", "", ex.id, earned, ex.points, status, detail)
-
-    ref_dir = os.path.dirname(os.path.abspath(notebook))
-    marker = f"exercise cell complete {secrets.token_hex(8)}"
-    setup_error = None
+    setup = "\n\n".join(rust.without_commands(nb.cells[i].source) for i in ref.setup)
+    setup_uses = frozenset(" ".join(c.text.split()) for c in rust.chunks(setup)
+                           if c.item and c.text.lstrip().startswith("use "))
+    units, by_id = [], {e.id: e for e in ref.exercises}
     for ex in ref.exercises:
         if ex.id in decided:
-            rows.append(decided[ex.id])
             continue
-        if setup_error is None and session is None:
-            try:
-                start()
-            except SetupFailed as e:
-                setup_error = str(e)
-        if setup_error is not None:
-            rows.append(Row("", "", ex.id, 0, ex.points, "not graded", setup_error))
+        parts, cells = [], []
+        for i in ex.solutions:
+            gid = meta(nb.cells[i])["grade_id"]
+            items, dropped = student_items(nb.cells[i].source, gid, setup_uses)
+            notes += dropped
+            parts.append(items)
+            cells.append((gid, items.count("\n") + 1))
+        if any(rust.uses_unsafe(nb.cells[i].source) for i in ex.solutions):
+            decided[ex.id] = Row("", "", ex.id, 0, ex.points, "compile error",
+                                 "solution: error: `unsafe` is not allowed in a solution")
+            nb.cells[ex.solutions[0]].outputs.append(error_output(
+                "compile error", "`unsafe` is not allowed in a solution (the grader rejects the keyword)"))
             continue
-        try:
-            rows.append(grade_exercise(ex))
-        except nbrun.DeadKernelError:
-            rows.append(Row("", "", ex.id, 0, ex.points, "crashed", "the kernel died"))
-            close()
-    close()
-    nb.cells.pop(probe_index)
-    for r in rows:
+        names = [n for i in ex.solutions for n in rust.item_names(ref.nb.cells[i].source)]
+        units.append(build.Unit(ex.id, "\n".join(parts), cells, names,
+                                [(meta(nb.cells[i])["grade_id"], nb.cells[i].source) for i in ex.tests]))
+    index = {meta(c)["grade_id"]: i for i, c in enumerate(nb.cells) if meta(c)}
+    rows: dict[str, Row] = decided
+    setup_error = None
+    limits = dict(max_output=job["max_output"], address_space=job["memory"], file_size=job["max_output"])
+
+    def log(message):
+        if job.get("verbose"):
+            print(f"      {student}: {message}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="grading-") as folder, \
+            contextlib.closing(build.Crate(folder, setup, units)) as crate:
+        active = [u.id for u in units]
+        failed: dict[str, list[build.Diagnostic]] = {}
+
+        def compile_(ids, check):
+            t = time.monotonic()
+            ok, diags = build.compile_crate(tc, crate, ids, check=check, timeout=job["compile_timeout"],
+                                            max_output=job["max_output"])
+            log(f"{'check' if check else 'build'} of {len(ids)} exercise(s): {time.monotonic() - t:.1f} s, "
+                f"{'ok' if ok else f'{len(diags)} error(s)'}")
+            return ok, diags
+
+        for check in (True, False):  # the check finds compile errors fast; the build links
+            while active:
+                ok, diags = compile_(active, check)
+                if ok:
+                    break
+                traced = {d.exercise for d in diags if d.exercise in active}
+                if not traced:  # e.g. a linker error: compile each exercise alone to find it
+                    together = list(active)
+                    for ex in together:
+                        alone_ok, alone = compile_([ex], check)
+                        if not alone_ok:
+                            failed[ex] = alone
+                            active.remove(ex)
+                    if active == together:
+                        setup_error = f"the exercises compile alone but not together: {diags[0].message}"
+                        failed.update({ex: diags for ex in active})
+                        active = []
+                    continue
+                for ex in traced:
+                    failed[ex] = [d for d in diags if d.exercise == ex]
+                    active.remove(ex)
+        if failed and not active and all(d.cell is None for ds in failed.values() for d in ds):
+            # Nothing compiled and no error points into a student's or a tests cell: are the
+            # setup cells or the crate broken (not the submission)?
+            probe = build.Crate(os.path.join(folder, "setup"), setup, [build.Unit("setup", "", [], [], [])])
+            with contextlib.closing(probe):
+                ok, diags = build.compile_crate(tc, probe, ["setup"], check=True, timeout=job["compile_timeout"],
+                                                max_output=job["max_output"])
+            if not ok:
+                setup_error = f"setup cells do not compile: {diags[0].message}"
+        for ex_id, diags in failed.items():
+            ex = by_id[ex_id]
+            d = next((d for d in diags if d.cell), diags[0])
+            at = index.get(d.cell, ex.solutions[0])
+            nb.cells[at].outputs.append(error_output("compile error", d.message,
+                                                     "\n\n".join(x.rendered for x in diags)))
+            where = role(ref.nb, at) if d.cell else "setup"
+            status = "not graded" if setup_error else "compile error"
+            rows[ex_id] = Row("", "", ex_id, 0, ex.points, status, setup_error or f"{where}: error: {d.message}")
+        if active:
+            crate.install()
+        for ex_id in active:
+            ex = by_id[ex_id]
+            earned, status, detail = 0.0, "passed", ""
+            for k, i in enumerate(ex.tests):
+                o = build.run_cell(crate, ex_id, k, timeout=job["timeout"], **limits)
+                log(f"{meta(nb.cells[i])['grade_id']}: {o.seconds:.1f} s: {o.reason or 'ok'}")
+                cell = nb.cells[i]
+                cell.outputs += [stream(n, t) for n, t in (("stdout", o.stdout), ("stderr", o.stderr)) if t]
+                if o.passed:
+                    earned += float(meta(cell)["points"])
+                    continue
+                cell.outputs.append(error_output(o.kind, o.reason))
+                if status == "passed":
+                    status, detail = o.kind, f"{role(ref.nb, i)}: {o.reason}"
+                if o.kind == "timeout":
+                    break  # the next tests would most likely loop again
+            if status == "passed" and earned < ex.points:
+                status = "failed"
+            elif status != "passed" and earned > 0:
+                status = "partial"
+            rows[ex_id] = Row("", "", ex_id, earned, ex.points, status, detail)
+    out_rows = []
+    for ex in ref.exercises:
+        r = rows[ex.id]
         r.student, r.notebook = student, ref.name
+        out_rows.append(asdict(r))
     out = None
     if job.get("feedback_dir"):
         out = os.path.join(job["feedback_dir"], student, ref.name)
         os.makedirs(os.path.dirname(out), exist_ok=True)
         nbformat.write(nb, out)
-    return {"rows": [asdict(r) for r in rows], "notes": notes, "feedback": out,
+    return {"rows": out_rows, "notes": notes, "feedback": out,
             "seconds": time.monotonic() - t0, "setup_error": setup_error}
 
 
 def grade(submissions: str, source: str, out_dir: str | None, *, timeout: int = 60,
-          timeout_first: int = 900, startup_timeout: int = 120, jobs: int = 1,
-          kernel: str = "rust", verbose: bool = False, log=print) -> dict:
+          compile_timeout: int = 900, max_output: int = 1 << 20, memory: int = 8 << 30,
+          jobs: int = 1, verbose: bool = False, log=print) -> dict:
     """Grades every submission under `submissions`; returns the gradebook (also written to
     out_dir as grades.csv / grades.json when out_dir is given)."""
     refs = [load_exercise_notebook(p) for p in sorted(glob.glob(os.path.join(source, "*.ipynb")))]
     if not refs:
         raise ExerciseError(f"{source}: no exercise notebooks")
+    problem = sandbox.check()
+    if problem:
+        raise ExerciseError(problem)
+    try:
+        toolchain = build.prepare(ROOT, crate_name(refs[0]), log=log)
+    except build.ToolchainError as e:
+        raise ExerciseError(str(e)) from None
     book: dict = {"students": {}}
     work = []
 
@@ -678,12 +659,12 @@ def grade(submissions: str, source: str, out_dir: str | None, *, timeout: int = 
             continue
         e["file"] = rel
         work.append({"student": student, "path": path, "reference": ref.path, "timeout": timeout,
-                     "timeout_first": timeout_first, "startup_timeout": startup_timeout,
-                     "kernel": kernel, "verbose": verbose,
+                     "compile_timeout": compile_timeout, "max_output": max_output, "memory": memory,
+                     "toolchain": toolchain, "verbose": verbose,
                      "feedback_dir": os.path.join(out_dir, "feedback") if out_dir else None})
 
     log(f"grading {len(work)} notebook(s) of {len(book['students'])} student(s) "
-        f"with {jobs} kernel(s) at a time, cell timeout {timeout} s")
+        f"({jobs} at a time, in the sandbox), tests cell timeout {timeout} s")
     results = []
     if jobs <= 1:
         for job in work:
@@ -761,8 +742,8 @@ def cmd_grade(args) -> int:
         return 2
     try:
         book = grade(args.submissions, args.source, args.out, timeout=args.timeout,
-                     timeout_first=args.timeout_first, startup_timeout=args.startup_timeout,
-                     jobs=args.jobs, kernel=args.kernel, verbose=args.verbose,
+                     compile_timeout=args.compile_timeout, max_output=args.max_output,
+                     memory=args.memory << 20, jobs=args.jobs, verbose=args.verbose,
                      log=lambda m: print(m, flush=True))
     except ExerciseError as e:
         print(f"exercises: error: {e}", file=sys.stderr)
@@ -792,14 +773,16 @@ def main(argv=None) -> int:
     g.add_argument("--out", default=os.path.join(ROOT, "target", "exercises", "grades"),
                    metavar="DIR", help="gradebook and executed notebooks (default: target/exercises/grades)")
     g.add_argument("--timeout", type=int, default=60, metavar="S",
-                   help="per-cell timeout; a cell past it is interrupted (default 60 s)")
-    g.add_argument("--timeout-first", type=int, default=900, metavar="S",
-                   help="timeout of the :dep setup cell (default 900 s)")
-    g.add_argument("--startup-timeout", type=int, default=120, metavar="S")
+                   help="wall-clock limit of one tests cell (default 60 s)")
+    g.add_argument("--compile-timeout", type=int, default=900, metavar="S",
+                   help="wall-clock limit of one compilation (default 900 s)")
+    g.add_argument("--max-output", type=int, default=1 << 20, metavar="BYTES",
+                   help="output of one tests cell (or compilation) past which it is stopped (default 1 MiB)")
+    g.add_argument("--memory", type=int, default=8192, metavar="MIB",
+                   help="address space of one tests cell (default 8192 MiB)")
     g.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="kernels running at a time (each needs its own evcxr build slot; default 1)")
-    g.add_argument("--kernel", default="rust")
-    g.add_argument("--verbose", action="store_true", help="log every cell's time and result")
+                   help="submissions graded at a time (default 1)")
+    g.add_argument("--verbose", action="store_true", help="log every compilation and tests cell")
     args = p.parse_args(argv)
     return {"student": cmd_student, "check": cmd_check, "grade": cmd_grade}[args.command](args)
 

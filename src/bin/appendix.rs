@@ -1,4 +1,4 @@
-//! `cargo run --release --bin appendix -- [--seed N] [--variant as-written|corrected|both]
+//! `cargo run --release --bin appendix -- [--seed N] [--variant as-written|corrected|improved|both|all]
 //! [--out DIR] [--device cpu|cuda] [--steps N] [--samples N] [--schedule linear|cosine|exponential]
 //! [--resume PATH]`
 //!
@@ -6,7 +6,9 @@
 //! and the diagnosis of the as-written sampler, writes `appendix.html` (interactive figures,
 //! plotly.js embedded), `appendix.png` when a local chromium is found, and one checkpoint per
 //! variant, `appendix_<variant>.safetensors`. `--resume` takes such a file (one variant) or a
-//! folder holding them, and trains on up to the requested step count.
+//! folder holding them, and trains on up to the requested step count. `both` runs as-written and
+//! corrected; `all` adds the improved recipe (v-prediction, sinusoidal time features, EMA,
+//! cosine learning-rate decay, 4000 steps).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ struct Args {
     resume: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: appendix [--seed N] [--variant as-written|corrected|both] [--out DIR] [--device cpu|cuda] \
+const USAGE: &str = "usage: appendix [--seed N] [--variant as-written|corrected|improved|both|all] [--out DIR] [--device cpu|cuda] \
 [--steps N] [--samples N] [--schedule linear|cosine|exponential] [--resume CHECKPOINT_OR_DIR]";
 
 fn bad(name: &'static str, value: &str, reason: &str) -> Error {
@@ -69,10 +71,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Option<Args>> {
         match name {
             "--seed" => a.config.seed = number(&v)?,
             "--variant" => {
-                a.variants = if v == "both" {
-                    Variant::BOTH.to_vec()
-                } else {
-                    vec![v.parse()?]
+                a.variants = match v.as_str() {
+                    "both" => Variant::BOTH.to_vec(),
+                    "all" => Variant::ALL.to_vec(),
+                    _ => vec![v.parse()?],
                 };
             }
             "--out" => a.out = PathBuf::from(v),

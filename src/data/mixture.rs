@@ -9,6 +9,7 @@ use crate::error::{invalid, positive};
 use crate::linalg;
 use crate::real::Real;
 use crate::rng::{self, Rng};
+use crate::rng::normal_cdf;
 use crate::{Error, Result};
 
 /// A Gaussian mixture in `d` dimensions.
@@ -595,23 +596,6 @@ fn pick(weights: &[f64], u: f64) -> usize {
         }
     }
     weights.len() - 1
-}
-
-/// The standard normal CDF `Φ(z) = ½ erfc(−z/√2)`, with erfc from W. J. Cody's rational
-/// Chebyshev fits as in Numerical Recipes' `erfcc` (relative error < 1.2e-7).
-pub fn normal_cdf(z: f64) -> f64 {
-    let x = -z / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.5 * x.abs());
-    let poly = -x * x - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    0.5 * if x >= 0.0 { erfc } else { 2.0 - erfc }
 }
 
 /// `log Σ exp(v)` without overflow.

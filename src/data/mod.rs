@@ -5,4 +5,5 @@ pub mod digits;
 mod mixture;
 
 pub use digits::Digits;
-pub use mixture::{log_sum_exp, normal_cdf, GaussianMixture};
+pub use crate::rng::normal_cdf;
+pub use mixture::{log_sum_exp, GaussianMixture};

@@ -27,7 +27,7 @@
 use std::time::Instant;
 
 use candle_core::Tensor;
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::{Optimizer, ParamsAdamW};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::Rng as _;
@@ -89,6 +89,28 @@ pub enum Batch {
     Mini(usize),
 }
 
+/// How the learning rate moves over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    Constant,
+    /// Half a cosine from `lr` to 0 (Loshchilov & Hutter 2017; PyTorch's `CosineAnnealingLR`
+    /// with `T_max = steps`): step `k = 0, 1, …, K−1` uses `lr · ½ (1 + cos(π k / K))`.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The learning rate of step `k` (from 0) of `steps`, starting from `lr`.
+    pub fn rate(self, lr: f64, k: usize, steps: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                lr * 0.5 * (1.0 + (std::f64::consts::PI * k as f64 / steps as f64).cos())
+            }
+        }
+    }
+}
+
 /// Settings of a DSM training run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DsmConfig {
@@ -108,6 +130,16 @@ pub struct DsmConfig {
     pub seed: u64,
     /// Print `step k/K loss …` to stdout every this many steps (`None`: silent).
     pub log_every: Option<usize>,
+    /// The learning-rate schedule ([`LrSchedule::Constant`] by default).
+    pub lr_schedule: LrSchedule,
+    /// `Some(decay)`: keep an exponential moving average of the weights,
+    /// `m ← decay · m + (1 − decay) · θ` after every step from `m = 0`, and leave the network
+    /// holding the bias-corrected average `θ̄ = m / (1 − decayᴷ)` after `K` steps — the
+    /// weights the samplers then use (Polyak averaging; DDPM's 0.9999). Starting from 0 and
+    /// correcting, as Adam does its moments, keeps the random initial weights out of the
+    /// average (started from `θ_0` instead, `0.999¹⁵⁰⁰ ≈ 22 %` of them would remain after 1500
+    /// steps). `None` (the default): the last iterate.
+    pub ema: Option<f64>,
 }
 
 impl DsmConfig {
@@ -123,6 +155,8 @@ impl DsmConfig {
             t_eps: 1e-3,
             seed,
             log_every: None,
+            lr_schedule: LrSchedule::Constant,
+            ema: None,
         }
     }
 }
@@ -376,11 +410,13 @@ pub(crate) fn column(values: &[f64], device: &candle_core::Device) -> Result<Ten
 }
 
 /// The optimisation loop shared by every training run of the crate (DSM, conditional DSM,
-/// flow matching, the noisy classifier): AdamW with `config.lr` and no weight decay over
-/// `config.steps` steps, each on the rows `config.batch` picks from `0..n` (a seeded
-/// reshuffle per epoch for minibatches), the loss from `loss(rows, rng)`; seeded from
-/// `config.seed`; progress to stdout every `config.log_every` steps. Stops with an error
-/// naming the step at a non-finite loss (`what` names the loss).
+/// flow matching, the noisy classifier): AdamW ([`crate::models::Adam`]: candle-nn's numbers,
+/// fused on the CPU) with `config.lr` and no weight decay over `config.steps` steps, each on
+/// the rows `config.batch` picks from `0..n` (a seeded reshuffle per epoch for minibatches),
+/// the loss from `loss(rows, rng)`; seeded from `config.seed`; progress to stdout every
+/// `config.log_every` steps; the learning rate from `config.lr_schedule`, and the weights left
+/// in `vars` the moving average `config.ema` when given. Stops with an error naming the step
+/// at a non-finite loss (`what` names the loss).
 pub(crate) fn optimise(
     vars: Vec<candle_core::Var>,
     n: usize,
@@ -410,12 +446,25 @@ pub(crate) fn optimise(
     if config.log_every == Some(0) {
         return invalid("log_every", 0, "must be ≥ 1 (or None)");
     }
+    if let Some(decay) = config.ema {
+        if !(0.0..1.0).contains(&decay) {
+            return invalid(
+                "ema",
+                decay,
+                "the decay of a moving average must lie in [0, 1)",
+            );
+        }
+    }
+    let mut average = match config.ema {
+        Some(decay) => Some(Ema::new(&vars, decay)?),
+        None => None,
+    };
     let params = ParamsAdamW {
         lr: config.lr,
         weight_decay: 0.0,
         ..ParamsAdamW::default()
     };
-    let mut opt = AdamW::new(vars, params)?;
+    let mut opt = crate::models::Adam::new(vars, params)?;
     let mut rng = rng::seeded(config.seed);
     let mut order: Vec<usize> = (0..n).collect();
     let mut cursor = n; // forces a shuffle before the first minibatch
@@ -433,6 +482,9 @@ pub(crate) fn optimise(
             &order[cursor - m..cursor]
         };
         let rows = rows.to_vec();
+        if config.lr_schedule != LrSchedule::Constant {
+            opt.set_learning_rate(config.lr_schedule.rate(config.lr, step - 1, config.steps));
+        }
         let loss = loss(&rows, &mut rng)?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
@@ -442,6 +494,9 @@ pub(crate) fn optimise(
             )));
         }
         opt.backward_step(&loss)?;
+        if let Some(ema) = average.as_mut() {
+            ema.update()?;
+        }
         losses.push(value);
         observe(step, value);
         if let Some(k) = config.log_every {
@@ -450,10 +505,53 @@ pub(crate) fn optimise(
             }
         }
     }
+    if let Some(ema) = average {
+        ema.store()?;
+    }
     Ok(TrainLog {
         losses,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// A bias-corrected exponential moving average of variables: `m ← d m + (1 − d) θ` from
+/// `m = 0`; the average is `m / (1 − dᵏ)` after `k` updates.
+struct Ema {
+    vars: Vec<candle_core::Var>,
+    sums: Vec<Tensor>,
+    decay: f64,
+    updates: i32,
+}
+
+impl Ema {
+    fn new(vars: &[candle_core::Var], decay: f64) -> Result<Self> {
+        Ok(Self {
+            sums: vars
+                .iter()
+                .map(|v| v.as_tensor().zeros_like())
+                .collect::<candle_core::Result<_>>()?,
+            vars: vars.to_vec(),
+            decay,
+            updates: 0,
+        })
+    }
+
+    fn update(&mut self) -> Result<()> {
+        for (m, var) in self.sums.iter_mut().zip(&self.vars) {
+            *m = crate::models::kernels::moving_average(m, var.as_tensor(), self.decay)?;
+        }
+        self.updates = self.updates.saturating_add(1);
+        Ok(())
+    }
+
+    /// Leaves the corrected average in the variables.
+    fn store(self) -> Result<()> {
+        let correction = 1.0 / (1.0 - self.decay.powi(self.updates));
+        for (m, var) in self.sums.iter().zip(&self.vars) {
+            var.set(&(m * correction)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// A Monte-Carlo estimate of the score-space DSM loss `E λ(t) ‖s(x_t, t) + ε/σ_t‖²` of any

@@ -34,7 +34,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::dsm::{fit_regression, DsmConfig, RegressionBatch, TrainLog, Weighting};
-use super::forward::check_time;
+use crate::error::check_time;
 use super::samplers::PfMethod;
 use super::ForwardSde;
 use crate::error::{invalid, positive};
@@ -42,7 +42,7 @@ use crate::metrics::{quality, Quality};
 use crate::models::{LearnedScore, ScoreNet};
 use crate::rng;
 use crate::sde_basics::{Diffusion, ProbabilityFlow, Sde};
-use crate::solvers::{solve_ode, Euler, Heun, OdeSolution, OdeSystem, Record, TimeGrid};
+use crate::solvers::{solve_ode, Euler, Heun, Solution, OdeSystem, Record, TimeGrid};
 use crate::{Error, Result};
 
 /// The linear (rectified-flow) path `x_t = (1 − t) x_0 + t ε` on `[0, 1]` as a forward SDE:
@@ -269,7 +269,7 @@ fn integrate<S: OdeSystem>(
     system: &S,
     x: ArrayView2<f64>,
     grid: &TimeGrid,
-) -> Result<OdeSolution> {
+) -> Result<Solution> {
     match method {
         PfMethod::Euler => solve_ode(&Euler, system, x, grid, Record::Final),
         PfMethod::Heun => solve_ode(&Heun, system, x, grid, Record::Final),
@@ -283,7 +283,7 @@ pub fn sample_flow(
     x1: ArrayView2<f64>,
     method: PfMethod,
     steps: usize,
-) -> Result<OdeSolution> {
+) -> Result<Solution> {
     integrate(
         method,
         &LearnedVelocity { net },

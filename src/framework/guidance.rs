@@ -34,38 +34,11 @@ use crate::error::{finite, invalid};
 use crate::models::{to_tensor, DenoisingNet, LearnedScore, TimeClassifier};
 use crate::rng;
 use crate::sde_basics::Score;
+// The conditional score is vocabulary of the models too; it is defined in `sde_basics`.
+pub use crate::sde_basics::ConditionalScore;
 use crate::solvers::Record;
 use crate::{Error, Result};
 
-/// A score that can be given a class label: `∇log p_t(x | y)` for `Some(y)`, `∇log p_t(x)`
-/// for `None` (the null label `∅`).
-pub trait ConditionalScore: Sync {
-    /// Number of classes `k` (labels `0..k`).
-    fn classes(&self) -> usize;
-
-    /// The score given `label` at time `t` of every particle.
-    fn conditional_score(
-        &self,
-        x: ArrayView2<f64>,
-        t: f64,
-        label: Option<usize>,
-    ) -> Result<Array2<f64>>;
-
-    /// The classifier-free guided score `(1 + w) s(x, t, y) − w s(x, t, ∅)` of [`ClassifierFree`]:
-    /// two calls of [`Self::conditional_score`]. A learned network overrides it to evaluate both
-    /// halves in one batched pass ([`crate::models::LearnedScore`]).
-    fn guided_score(
-        &self,
-        x: ArrayView2<f64>,
-        t: f64,
-        label: usize,
-        w: f64,
-    ) -> Result<Array2<f64>> {
-        let conditional = self.conditional_score(x, t, Some(label))?;
-        let unconditional = self.conditional_score(x, t, None)?;
-        Ok(conditional * (1.0 + w) - unconditional * w)
-    }
-}
 
 impl<C: ConditionalScore + ?Sized> ConditionalScore for &C {
     fn classes(&self) -> usize {

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use ndarray::{Array2, ArrayView2};
 
 use super::affine::TimeFn;
-use super::forward::{check_time, ForwardSde};
+use crate::error::check_time;
+use crate::sde_basics::ForwardSde;
 use crate::error::{invalid, positive};
 use crate::sde_basics::{Diffusion, Sde};
 use crate::Result;

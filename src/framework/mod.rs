@@ -18,23 +18,21 @@ mod affine;
 pub mod dsm;
 pub mod encoding;
 pub mod flow_matching;
-mod forward;
 mod gaussian;
 pub mod guidance;
 mod kernel_lemma;
 pub mod likelihood;
+pub mod reverse_recipe;
 mod marginal;
 pub mod samplers;
+pub mod score_targets;
 mod scheduled;
-mod subvp;
 pub mod table1;
-mod ve;
 
 pub use affine::{AffineSde, TimeFn, AFFINE_STEPS};
-pub use forward::{ForwardSde, VpSde};
+// The forward-SDE family is vocabulary of every chapter; it is defined in `sde_basics`.
+pub use crate::sde_basics::{ForwardSde, SubVpSde, VeSde, VpSde};
 pub use gaussian::GaussianExample;
 pub use kernel_lemma::{linear_sde_coefficients, KernelSde};
 pub use marginal::MixtureMarginal;
 pub use scheduled::ScheduledVpSde;
-pub use subvp::SubVpSde;
-pub use ve::VeSde;

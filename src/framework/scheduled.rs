@@ -9,7 +9,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::forward::{check_time, ForwardSde};
+use crate::error::check_time;
+use crate::sde_basics::ForwardSde;
 use crate::error::invalid;
 use crate::sde_basics::{Diffusion, Sde};
 use crate::smld::{CosineSchedule, NoiseSchedule};

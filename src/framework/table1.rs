@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ndarray::{array, Array2};
 
 use super::affine::{AffineSde, TimeFn};
-use super::forward::ForwardSde;
+use crate::sde_basics::ForwardSde;
 use crate::data::GaussianMixture;
 use crate::error::{invalid, positive, positive_range};
 use crate::sde_basics::Diffusion;

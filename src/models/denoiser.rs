@@ -18,8 +18,8 @@ use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
 use super::{to_array, to_tensor, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
-use crate::framework::guidance::ConditionalScore;
-use crate::framework::ForwardSde;
+use crate::sde_basics::ConditionalScore;
+use crate::sde_basics::ForwardSde;
 use crate::sde_basics::{Score, ScoreJacobian};
 use crate::{Error, Result};
 
@@ -174,6 +174,46 @@ impl<S: ForwardSde, N: DenoisingNet + ?Sized> Score for LearnedScore<'_, S, N> {
     }
 }
 
+/// The unconditional score of an `f32` batch, `f32` end to end: the batch goes into the
+/// network's `f32` tensor as it is (no `f64` copy) and the score `a o + b x`
+/// ([`Parameterisation::score_coefficients`]) is formed in `f32` — what the `f32` SDE loop
+/// ([`crate::solvers::sde`]) calls. The `f64` score is unchanged ([`LearnedScore::labelled_score`]).
+impl<S: ForwardSde, N: DenoisingNet + ?Sized> Score<f32> for LearnedScore<'_, S, N> {
+    fn score(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
+        let (n, d) = x.dim();
+        if d != self.net.dim() {
+            return Err(Error::Shape(format!(
+                "the network takes d = {}, the batch has d = {d} ({n} rows)",
+                self.net.dim()
+            )));
+        }
+        let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
+        let (a, b) = self.net.parameterisation().score_coefficients(alpha, sigma);
+        let device = self.net.device();
+        let data: Vec<f32> = match x.as_slice() {
+            Some(s) => s.to_vec(),
+            None => x.iter().copied().collect(),
+        };
+        let xt = Tensor::from_vec(data, (n, d), device)?;
+        let tt = Tensor::full(t as f32, (n, 1), device)?;
+        let o: Vec<f32> = self
+            .net
+            .forward_labelled(&xt, &tt, None)?
+            .flatten_all()?
+            .to_vec1()?;
+        let (a, b) = (a as f32, b as f32);
+        let mut out = Array2::from_shape_vec((n, d), o).map_err(|e| Error::Shape(e.to_string()))?;
+        if b == 0.0 {
+            out.mapv_inplace(|v| v * a);
+        } else {
+            ndarray::Zip::from(&mut out)
+                .and(x)
+                .for_each(|o, &x| *o = *o * a + x * b);
+        }
+        Ok(out)
+    }
+}
+
 /// A class-conditional network (`classes = Some(k)`); an unconditional one has 0 classes, so
 /// every label is an error.
 impl<S: ForwardSde, N: DenoisingNet + ?Sized> ConditionalScore for LearnedScore<'_, S, N> {
@@ -233,5 +273,52 @@ impl<S: ForwardSde> ScoreJacobian for LearnedScore<'_, S, ScoreNet> {
             .map(|(p, v)| p * a + &(v * b))
             .collect();
         Ok((param.to_score(&o, x, alpha, sigma), products))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sde_basics::VpSde;
+    use crate::models::{ScoreNetConfig, TimeEmbedding};
+
+    /// The `f32` score is the `f64` score to `f32` rounding, for every parameterisation
+    /// (`b ≠ 0` for `x_0` and `v`), on a strided view too.
+    #[test]
+    fn f32_score_is_the_f64_score() {
+        let cpu = Device::Cpu;
+        let x = crate::rng::normals(&mut crate::rng::seeded(1), 40, 3);
+        for param in [
+            Parameterisation::Epsilon,
+            Parameterisation::Score,
+            Parameterisation::X0,
+            Parameterisation::V,
+        ] {
+            let mut c = ScoreNetConfig::appendix();
+            c.dim = 2;
+            c.parameterisation = param;
+            c.embedding = TimeEmbedding::Sinusoidal { dim: 16 };
+            let net = ScoreNet::new(c, &cpu, 3).unwrap();
+            let score = LearnedScore::new(&net, VpSde::default());
+            let view = x.slice(s![.., 1..]); // non-contiguous rows
+            for t in [0.01, 0.3, 1.0] {
+                let s64 = Score::<f64>::score(&score, view, t).unwrap();
+                let x32 = view.mapv(|v| v as f32);
+                let s32 = Score::<f32>::score(&score, x32.view(), t).unwrap();
+                let s32_strided = Score::<f32>::score(&score, x32.t().t(), t).unwrap();
+                assert_eq!(s32, s32_strided);
+                for (a, b) in s64.iter().zip(&s32) {
+                    assert!(
+                        (a - f64::from(*b)).abs() <= 1e-5 * (1.0 + a.abs()),
+                        "{param:?} t = {t}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        let net = ScoreNet::new(ScoreNetConfig::appendix(), &cpu, 3).unwrap();
+        let score = LearnedScore::new(&net, VpSde::default());
+        let wrong = ndarray::Array2::<f32>::zeros((4, 3));
+        let e = Score::<f32>::score(&score, wrong.view(), 0.5).unwrap_err();
+        assert!(e.to_string().contains("d = 3"), "{e}");
     }
 }

@@ -10,7 +10,8 @@
 //! derivative are one pass each with a polynomial `exp` that the compiler vectorises
 //! (AVX-512 or AVX2 when the CPU has it, chosen at run time).
 //!
-//! [`affine`] and [`silu`] are what the networks call. On a CUDA device, or for a `dtype`
+//! [`affine`] and [`silu`] are what the networks call; [`moving_average`] is the training
+//! loop's in-place moving average of the weights. On a CUDA device, or for a `dtype`
 //! other than `f32`, they are candle's own operations, so the same model code runs everywhere;
 //! the tests check that both paths give the same values and gradients.
 
@@ -33,6 +34,49 @@ pub fn affine(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor>
             .apply_op3(&w.contiguous()?, &b.contiguous()?, Affine)
     } else {
         x.broadcast_matmul(&w.t()?)?.broadcast_add(b)
+    }
+}
+
+/// `avg ← d · avg + (1 − d) · θ` in place (an exponential moving average of weights, as
+/// [`crate::framework::dsm::DsmConfig::ema`] keeps it): one pass over the average's own
+/// storage on the CPU in `f32`, candle's operations elsewhere — the same `f32` operations in
+/// the same order either way (`avg · d + 0` plus `θ · (1 − d) + 0`, as candle's `affine`).
+/// Returns the new average (the same tensor on the fused path).
+pub fn moving_average(avg: &Tensor, theta: &Tensor, decay: f64) -> candle_core::Result<Tensor> {
+    if fused(avg) && avg.is_contiguous() && avg.shape() == theta.shape() {
+        avg.inplace_op2(&theta.contiguous()?, &MovingAverage(decay))?;
+        Ok(avg.clone())
+    } else {
+        (avg * decay)? + (theta.detach() * (1.0 - decay))?
+    }
+}
+
+struct MovingAverage(f64);
+
+impl candle_core::InplaceOp2 for MovingAverage {
+    fn name(&self) -> &'static str {
+        "fused-moving-average"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let theta = slice(s2, l2)?;
+        let CpuStorage::F32(avg) = s1 else {
+            return Err(candle_core::Error::Msg("moving average: f32 only".into()));
+        };
+        let (start, end) = l1
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("moving average: non-contiguous".into()))?;
+        let (d, c) = (self.0 as f32, (1.0 - self.0) as f32);
+        for (a, &t) in avg[start..end].iter_mut().zip(theta) {
+            *a = (*a * d + 0.0) + (t * c + 0.0);
+        }
+        Ok(())
     }
 }
 
@@ -336,6 +380,26 @@ mod tests {
         assert!(y.iter().all(|v| v.is_finite()), "{y:?}");
         assert_eq!(&y[2..], &[0.0, 90.0, 200.0]);
         assert!(y[0].abs() < 1e-30 && y[1].abs() < 1e-30, "{y:?}");
+    }
+
+    /// The fused moving average is candle's, bit for bit, and updates in place.
+    #[test]
+    fn moving_average_is_candles_bit_for_bit() {
+        let dev = Device::Cpu;
+        let avg = Tensor::randn(0f32, 1.0, (33, 7), &dev)
+            .unwrap()
+            .copy()
+            .unwrap();
+        let theta = Tensor::randn(0f32, 3.0, (33, 7), &dev).unwrap();
+        let want = ((&avg * 0.999).unwrap() + (&theta * (1.0 - 0.999)).unwrap()).unwrap();
+        let got = moving_average(&avg, &theta, 0.999).unwrap();
+        let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(v(&got), v(&want));
+        assert_eq!(v(&avg), v(&want), "in place");
+        let f64_avg = avg.to_dtype(DType::F64).unwrap();
+        let f64_theta = theta.to_dtype(DType::F64).unwrap();
+        let back = moving_average(&f64_avg, &f64_theta, 0.5).unwrap();
+        assert_eq!(back.dtype(), DType::F64);
     }
 
     #[test]

@@ -3,32 +3,40 @@
 //! - [`DenoisingNet`]: what DSM trains and the samplers run — `(x, t[, y]) ↦ output`, labels
 //!   `Some(y)` or the null label `None` (`∅`, index `classes` inside a label tensor);
 //! - [`Mlp`]: the SiLU multilayer perceptron;
+//! - [`embeddings`]: time embeddings as candle modules (sinusoidal, random Fourier, learned;
+//!   seed 000 §3.6.2);
 //! - [`ScoreNet`]: a time-conditioned MLP with a choice of time embedding and
 //!   parameterisation (low-dimensional data), optionally class-conditional;
 //! - [`UNet`]: a small class-conditional U-Net for 8×8 images (seed 002 §5.1);
 //! - [`LearnedScore`]: any [`DenoisingNet`] as a [`crate::sde_basics::Score`] and, with labels,
-//!   a [`crate::framework::guidance::ConditionalScore`] (classifier-free guidance, seed 002 §6,
+//!   a [`crate::sde_basics::ConditionalScore`] (classifier-free guidance, seed 002 §6,
 //!   both halves in one batched pass);
 //! - [`TimeClassifier`]: a classifier of noisy data `p(y | x_t, t)` for classifier guidance;
 //! - [`checkpoint`]: safetensors save/load with shape checks;
 //! - [`kernels`]: fused CPU kernels for the layers' affine maps and SiLU (candle's ops on
-//!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on.
+//!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on;
+//! - [`Adam`]: the training loop's optimiser, candle-nn's `AdamW` fused into one in-place
+//!   pass per variable on the CPU (same numbers).
 
+mod adam;
 pub mod checkpoint;
 mod classifier;
 mod convert;
 mod denoiser;
 mod device;
+pub mod embeddings;
 mod init;
 pub mod kernels;
 mod mlp;
 mod score_net;
 mod unet;
 
+pub use adam::Adam;
 pub use classifier::TimeClassifier;
 pub use convert::{to_array, to_tensor};
 pub use denoiser::{DenoisingNet, LearnedScore};
 pub use device::{describe, device, keep_freed_buffers};
+pub use embeddings::{LearnedEmbedding, RandomFourierEmbedding, SinusoidalEmbedding};
 pub use mlp::Mlp;
 pub use score_net::{Parameterisation, ScoreNet, ScoreNetConfig, TimeEmbedding};
 pub use unet::{UNet, UNetConfig};

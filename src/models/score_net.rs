@@ -19,13 +19,13 @@
 //! unconditional network. Labels follow [`super::DenoisingNet`]'s convention (`Some(y)` or
 //! `None` for `∅`; index `classes` inside a label tensor), as in [`super::UNet`].
 //!
-//! Note for the integrator: chapter 3's `smld::embeddings` provides the embeddings as
-//! candle modules; [`TimeEmbedding`] keeps small internal ones behind an enum until then.
+//! The fixed embeddings are [`super::embeddings`]' modules, the one set the crate has.
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Embedding, VarBuilder, VarMap};
 use ndarray::{Array2, ArrayView2};
 
+use super::embeddings::{RandomFourierEmbedding, SinusoidalEmbedding};
 use super::init::{initialise, Fill};
 use super::{to_array, to_tensor, DenoisingNet, Mlp};
 use crate::error::{invalid, positive};
@@ -177,8 +177,8 @@ impl ScoreNetConfig {
 
 enum Embedder {
     Mlp(Mlp),
-    /// Frequencies as a `1 × dim/2` tensor, multiplied by `t` then `sin`/`cos`.
-    Fixed(Tensor),
+    Fourier(RandomFourierEmbedding),
+    Sinusoidal(SinusoidalEmbedding),
 }
 
 /// A time-conditioned MLP in candle; parameters in its own [`VarMap`] (see [`super::checkpoint`]).
@@ -230,25 +230,11 @@ impl ScoreNet {
                 }
                 let b =
                     vb.get_with_hints((1, dim / 2), FOURIER_VAR, candle_nn::Init::Const(0.0))?;
-                Embedder::Fixed(b)
+                Embedder::Fourier(RandomFourierEmbedding::from_frequencies(b))
             }
+            // DDPM's embedding of the step index 1000 t.
             TimeEmbedding::Sinusoidal { dim } => {
-                if dim % 2 == 1 {
-                    return invalid(
-                        "dim",
-                        dim,
-                        "sinusoidal features come in sin/cos pairs: must be even",
-                    );
-                }
-                let half = dim / 2;
-                let w: Vec<f32> = (0..half)
-                    .map(|k| {
-                        (1000.0
-                            / 10000f64.powf(k as f64 / half as f64)
-                            / (2.0 * std::f64::consts::PI)) as f32
-                    })
-                    .collect();
-                Embedder::Fixed(Tensor::from_vec(w, (1, half), device)?)
+                Embedder::Sinusoidal(SinusoidalEmbedding::new(dim, 10_000.0, 1000.0, device)?)
             }
         };
         let labels = match config.classes {
@@ -320,10 +306,8 @@ impl ScoreNet {
     fn forward_parts(&self, x: &Tensor, t: &Tensor, label: Option<Tensor>) -> Result<Tensor> {
         let emb = match &self.embed {
             Embedder::Mlp(m) => m.forward(t)?,
-            Embedder::Fixed(w) => {
-                let arg = (t.broadcast_mul(w)? * (2.0 * std::f64::consts::PI))?;
-                Tensor::cat(&[arg.sin()?, arg.cos()?], 1)?
-            }
+            Embedder::Fourier(e) => e.forward(t)?,
+            Embedder::Sinusoidal(e) => e.forward(t)?,
         };
         let input = match label {
             Some(y) => Tensor::cat(&[x, &emb, &y], 1)?,

@@ -34,7 +34,7 @@ use super::init::{initialise, Fill};
 use super::kernels::silu;
 use super::{DenoisingNet, Parameterisation};
 use crate::error::invalid;
-use crate::smld::SinusoidalEmbedding;
+use super::SinusoidalEmbedding;
 use crate::{Error, Result};
 
 /// The architecture of a [`UNet`].

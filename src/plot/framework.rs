@@ -2,6 +2,7 @@
 //! paths (seed 001 figs. 2–5), 2-D trajectories, loss curves, score fields, the NFE–quality
 //! plot and HTML tables. No maths here: every number comes from the crate.
 
+pub use super::table;
 use plotly::common::{ColorScale, ColorScalePalette, Fill, Line, Marker, MarkerSymbol, Mode};
 use plotly::layout::{
     Axis, AxisType, GridPattern, Layout, LayoutGrid, Shape, ShapeLayer, ShapeType,
@@ -10,7 +11,10 @@ use plotly::{Contour, HeatMap, Plot, Scatter};
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use super::{layout, Html};
+use super::{layout, DensityPanel, Html};
+use crate::framework::table1::Table1Check;
+use crate::framework::MixtureMarginal;
+use crate::sde_basics::{ForwardSde, Solution};
 use crate::{Error, Result};
 
 /// Paths drawn in one colour: `(label, colour, times, paths)`.
@@ -551,29 +555,70 @@ pub fn band(title: &str, x_label: &str, y_label: &str, xs: &[f64], lo: &[f64], h
     plot
 }
 
-/// An HTML table from a header and rows of cells (already formatted).
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> Html {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let head: String = headers
+/// Seed 001's Table 1 checked column by column (`(SDE name, its checks)`): the table's value,
+/// the crate's or the simulation's, the tolerance and whether it holds.
+pub fn table1_table(columns: &[(&str, Vec<Table1Check>)]) -> Html {
+    let rows: Vec<Vec<String>> = columns
         .iter()
-        .map(|h| format!("<th>{}</th>", esc(h)))
-        .collect();
-    let body: String = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "<tr>{}</tr>",
-                r.iter()
-                    .map(|c| format!("<td>{}</td>", esc(c)))
-                    .collect::<String>()
-            )
+        .flat_map(|(name, checks)| {
+            checks.iter().map(move |r| {
+                vec![
+                    name.to_string(),
+                    r.entry.to_string(),
+                    format!("{:.2}", r.t),
+                    format!("{:.5}", r.table),
+                    format!("{:.5} ({})", r.measured, r.source),
+                    format!("{:.1e}", r.tolerance),
+                    (if r.ok() { "✓" } else { "✗" }).to_string(),
+                ]
+            })
         })
         .collect();
-    Html(format!(
-        "<table style=\"border-collapse:collapse;font-size:smaller\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    ))
+    table(
+        &["SDE", "entry", "t", "Table 1", "crate / simulation", "tolerance", "ok"],
+        &rows,
+    )
+}
+
+/// One histogram panel per recorded state of a 1-D solve, each with the exact marginal density
+/// `p_t` of the mixture on `xs`.
+pub fn density_panels<S: ForwardSde>(
+    sol: &Solution,
+    marginal: &MixtureMarginal<S>,
+    xs: &[f64],
+) -> Result<Vec<DensityPanel>> {
+    let column = Array2::from_shape_vec((xs.len(), 1), xs.to_vec())
+        .map_err(|e| Error::Shape(e.to_string()))?;
+    sol.times
+        .iter()
+        .zip(&sol.states)
+        .map(|(t, x)| {
+            Ok(DensityPanel {
+                label: format!("t = {t:.3}"),
+                samples: x.iter().copied().collect(),
+                xs: xs.to_vec(),
+                density: marginal.log_density(column.view(), *t)?.mapv(f64::exp).to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// The recorded 2-D paths of a solve, one `(x, y)` list per particle.
+pub fn paths_2d(sol: &Solution) -> Vec<Vec<(f64, f64)>> {
+    (0..sol.states[0].nrows())
+        .map(|i| sol.states.iter().map(|x| (x[[i, 0]], x[[i, 1]])).collect())
+        .collect()
+}
+
+/// A vector-field panel: arrows `scale · v` at the rows of `points` (`n × 2`).
+pub fn field_panel(label: String, points: ArrayView2<f64>, vectors: ArrayView2<f64>, scale: f64) -> FieldPanel {
+    FieldPanel {
+        label,
+        points: points.rows().into_iter().map(|r| (r[0], r[1])).collect(),
+        vectors: vectors
+            .rows()
+            .into_iter()
+            .map(|r| (scale * r[0], scale * r[1]))
+            .collect(),
+    }
 }

@@ -33,7 +33,7 @@ impl ImagePanel {
     }
 
     /// The mosaic, top row first, with a one-pixel gap (`NaN`, drawn blank) between images.
-    fn mosaic(&self) -> Result<Vec<Vec<f64>>> {
+    pub(super) fn mosaic(&self) -> Result<Vec<Vec<f64>>> {
         let (n, d) = self.images.dim();
         let side = (d as f64).sqrt().round() as usize;
         if side * side != d || d == 0 {
@@ -67,12 +67,17 @@ pub fn image_grids(title: &str, panels: &[ImagePanel], (lo, hi): (f64, f64)) -> 
     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
         return invalid("range", format!("[{lo}, {hi}]"), "need finite lo < hi");
     }
+    let mosaics = panels.iter().map(ImagePanel::mosaic).collect::<Result<Vec<_>>>()?;
+    // Tall enough that each mosaic fills its share of a ~1000 px wide page (images keep their
+    // aspect): rows per column of the tallest mosaic, plus room for the title and labels.
+    let aspect = mosaics.iter().map(|z| z.len() as f64 / z[0].len() as f64).fold(0.0, f64::max);
+    let height = (130.0 + 1000.0 / panels.len().max(1) as f64 * aspect).clamp(260.0, 900.0) as usize;
     let mut plot = Plot::new();
-    let mut layout = panel_layout(title, panels.len())?.height(360);
-    for (k, p) in panels.iter().enumerate() {
+    let mut layout = panel_layout(title, panels.len())?.height(height);
+    for (k, (p, z)) in panels.iter().zip(mosaics).enumerate() {
         let (xa, ya) = axis_ids(k);
         plot.add_trace(
-            HeatMap::new_z(p.mosaic()?)
+            HeatMap::new_z(z)
                 .color_scale(ColorScale::Palette(ColorScalePalette::Greys))
                 .zmin(lo)
                 .zmax(hi)
@@ -81,16 +86,16 @@ pub fn image_grids(title: &str, panels: &[ImagePanel], (lo, hi): (f64, f64)) -> 
                 .x_axis(&xa)
                 .y_axis(&ya),
         );
-        let x = Axis::new()
-            .title(p.label.as_str())
-            .show_tick_labels(false)
-            .show_grid(false)
-            .zero_line(false);
-        let y = Axis::new()
-            .show_tick_labels(false)
-            .show_grid(false)
-            .zero_line(false)
-            .scale_anchor(&xa);
+        let bare = || {
+            Axis::new()
+                .show_tick_labels(false)
+                .tick_length(0)
+                .show_line(false)
+                .show_grid(false)
+                .zero_line(false)
+        };
+        let x = bare().title(p.label.as_str());
+        let y = bare().scale_anchor(&xa);
         layout = with_axes(layout, k, x, y);
     }
     plot.set_layout(layout);

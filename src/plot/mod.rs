@@ -7,6 +7,7 @@
 //! page that loads one shared local plotly.js. A saved notebook holds only its figures' data.
 //! [`load_plotly`] and [`inline_html`] make standalone HTML pages (the appendix report).
 
+pub mod animate;
 mod charts;
 mod fields;
 mod images;
@@ -20,6 +21,7 @@ pub use images::{image_grids, ImagePanel};
 pub mod appendix;
 pub mod framework;
 pub mod guidance;
+pub mod rivals;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,7 +30,9 @@ use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid};
 use plotly::{Histogram, Plot, Scatter};
 
 mod numerics;
-pub use numerics::{convergence, curves, stability_regions, step_sizes, table};
+pub use numerics::{convergence, curves, stability_regions, step_sizes};
+mod table;
+pub use table::table;
 
 /// HTML that Jupyter displays when it is the value of a cell.
 #[derive(Debug, Clone)]

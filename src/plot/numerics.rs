@@ -7,7 +7,7 @@ use plotly::contour::{Coloring, Contours, ContoursType, Operation};
 use plotly::layout::{Axis, AxisType};
 use plotly::{Contour, Plot, Scatter};
 
-use super::{layout, Html};
+use super::layout;
 use crate::solvers::convergence::Ladder;
 
 /// plotly's default colour cycle, so that a ladder's points and its fitted line match.
@@ -142,27 +142,4 @@ pub fn curves<S: AsRef<str>>(
         y_label,
     ));
     plot
-}
-
-/// A plain HTML table (header row, then rows) for numbers a notebook shows.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> Html {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let mut html = String::from("<table><thead><tr>");
-    for h in header {
-        html += &format!("<th>{}</th>", escape(h));
-    }
-    html += "</tr></thead><tbody>";
-    for r in rows {
-        html += "<tr>";
-        for c in r {
-            html += &format!("<td>{}</td>", escape(c));
-        }
-        html += "</tr>";
-    }
-    html += "</tbody></table>";
-    Html(html)
 }

@@ -2,6 +2,7 @@
 //! ellipses, 2-D trajectories, a Fokker–Planck density map beside a histogram, and log–log
 //! convergence. Figure builders only: every number drawn is computed by the caller.
 
+pub use super::table;
 use ndarray::{Array1, Array2};
 use plotly::color::NamedColor;
 use plotly::common::{ColorBar, DashType, Line, Marker, Mode};
@@ -290,24 +291,4 @@ pub fn lines(
     }
     plot.set_layout(layout(title, x_label, y_label));
     plot
-}
-
-/// A small HTML table (headers, then one row of already formatted cells per entry).
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> super::Html {
-    let cell = |tag: &str, s: &str| {
-        format!("<{tag} style=\"padding:2px 10px;text-align:right\">{s}</{tag}>")
-    };
-    let head: String = headers.iter().map(|h| cell("th", h)).collect();
-    let body: String = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "<tr>{}</tr>",
-                r.iter().map(|c| cell("td", c)).collect::<String>()
-            )
-        })
-        .collect();
-    super::Html(format!(
-        "<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    ))
 }

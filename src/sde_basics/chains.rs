@@ -19,57 +19,10 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
-use crate::error::{all_finite, finite, invalid, positive_range};
-use crate::framework::{ForwardSde, VpSde};
+use crate::error::{all_finite, batch_shape, check_time, finite, invalid};
+use super::{ForwardSde, Record, Solution, VeSde, VpSde};
 use crate::rng;
-use crate::solvers::sde::SdeSolution;
-use crate::solvers::Record;
 use crate::{Error, Result};
-
-/// The VE noise scale `σ(t) = σ_min (σ_max/σ_min)^t` on `[0, 1]` (NCSN's geometric levels in
-/// the continuous limit), with the closed form the chains are compared with.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VeSchedule {
-    /// `σ(0)`.
-    pub sigma_min: f64,
-    /// `σ(1)`.
-    pub sigma_max: f64,
-}
-
-impl VeSchedule {
-    /// Requires `0 < σ_min < σ_max`.
-    pub fn new(sigma_min: f64, sigma_max: f64) -> Result<Self> {
-        Self {
-            sigma_min,
-            sigma_max,
-        }
-        .checked()
-    }
-
-    fn checked(self) -> Result<Self> {
-        positive_range(
-            ("sigma_min", self.sigma_min),
-            ("sigma_max", self.sigma_max),
-            false,
-        )?;
-        Ok(self)
-    }
-
-    /// `σ(t)`.
-    pub fn sigma(&self, t: f64) -> f64 {
-        self.sigma_min * (self.sigma_max / self.sigma_min).powf(t)
-    }
-
-    /// `dσ²/dt = 2 σ(t)² ln(σ_max/σ_min)`, the VE SDE's `g(t)²`.
-    pub fn g2(&self, t: f64) -> f64 {
-        2.0 * self.sigma(t).powi(2) * (self.sigma_max / self.sigma_min).ln()
-    }
-
-    /// `Var x(t) − Var x(0) = σ(t)² − σ(0)²`, the VE SDE's kernel variance.
-    pub fn variance_increase(&self, t: f64) -> f64 {
-        self.sigma(t).powi(2) - self.sigma_min.powi(2)
-    }
-}
 
 /// Which form of a chain's update: as the seed writes the discrete model, or linearised in `Δt`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,15 +76,8 @@ pub trait LinearChain {
 
     /// Runs the chain from the batch `x0` (`n × d`) with seeded noise, keeping the states
     /// `record` asks for (`nfe` counts the steps).
-    fn sample(&self, x0: ArrayView2<f64>, seed: u64, record: Record) -> Result<SdeSolution> {
-        let (n, d) = x0.dim();
-        if n == 0 || d == 0 {
-            return invalid(
-                "x0.shape",
-                format!("{n}×{d}"),
-                "need at least one particle and one dimension",
-            );
-        }
+    fn sample(&self, x0: ArrayView2<f64>, seed: u64, record: Record) -> Result<Solution> {
+        let (n, d) = batch_shape("x0.shape", x0)?;
         all_finite("x0", x0.iter())?;
         let keep = record.indices(self.steps())?;
         let times = self.times();
@@ -151,7 +97,7 @@ pub trait LinearChain {
                 next_keep.next();
             }
         }
-        Ok(SdeSolution {
+        Ok(Solution {
             times: keep.iter().map(|&k| times[k]).collect(),
             states,
             nfe: self.steps(),
@@ -249,17 +195,17 @@ impl LinearChain for DdpmChain {
 /// NCSN's noising chain (seed 001 §3.1.1) on `N` steps of a geometric `σ(t)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NcsnChain {
-    ve: VeSchedule,
+    ve: VeSde,
     steps: usize,
     update: Update,
 }
 
 impl NcsnChain {
-    /// `σ_i = σ(t_i)`.
-    pub fn new(ve: VeSchedule, steps: usize, update: Update) -> Result<Self> {
+    /// `σ_i = σ(t_i)` of the VE SDE `ve` (its fields are checked again: `0 < σ_min < σ_max`).
+    pub fn new(ve: VeSde, steps: usize, update: Update) -> Result<Self> {
         check_steps(steps)?;
         Ok(Self {
-            ve: ve.checked()?,
+            ve: VeSde::new(ve.sigma_min, ve.sigma_max)?,
             steps,
             update,
         })
@@ -278,19 +224,16 @@ impl LinearChain for NcsnChain {
         Ok(match self.update {
             Update::Discrete => (
                 1.0,
-                (self.ve.sigma(t1).powi(2) - self.ve.sigma(t0).powi(2)).sqrt(),
+                (self.ve.variance(t1)? - self.ve.variance(t0)?).sqrt(),
             ),
-            Update::Linearised => (1.0, (self.ve.g2(t0) * dt).sqrt()),
+            Update::Linearised => (1.0, self.ve.g(t0)? * dt.sqrt()),
         })
     }
 
     /// VE: `v0 + σ(t)² − σ(0)²`.
     fn sde_variance(&self, v0: f64, t: f64) -> Result<f64> {
         check_v0(v0)?;
-        if !(t.is_finite() && (0.0..=1.0).contains(&t)) {
-            return invalid("t", t, "must lie in [0, 1]");
-        }
-        Ok(v0 + self.ve.variance_increase(t))
+        Ok(v0 + self.ve.variance(check_time(t, 1.0)?)?)
     }
 }
 

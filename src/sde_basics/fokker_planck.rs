@@ -22,7 +22,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::{Diffusion, Sde};
 use crate::error::{all_finite, finite, invalid};
-use crate::solvers::{Record, TimeGrid};
+use super::{Record, TimeGrid};
 use crate::{Error, Result};
 
 /// A uniform grid of `cells` finite-volume cells on `[lower, upper]`.

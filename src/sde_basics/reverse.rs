@@ -11,7 +11,7 @@ use ndarray::{Array2, ArrayView2};
 
 use super::{Diffusion, Score, Sde};
 use crate::real::Real;
-use crate::solvers::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use crate::{Error, Result};
 
 fn additive<F: Real>(g: Diffusion<F>) -> Result<Diffusion<F>> {
@@ -46,18 +46,23 @@ impl<S, C> ReverseSde<S, C> {
 /// with [`crate::framework::MixtureMarginal`]).
 impl<F: Real, S: Sde<F>, C: Score<F>> Sde<F> for ReverseSde<S, C> {
     fn drift(&self, x: ArrayView2<F>, t: f64) -> Result<Array2<F>> {
-        let g = additive(self.forward.diffusion(x, t)?)?;
-        let s = self.score.score(x, t)?;
-        let ggt_s = match g {
-            // In place: the same numbers as `apply_ggt`, without a new array.
-            Diffusion::Scalar(g) => s * F::of(g * g),
-            g => g.apply_ggt(s.view())?,
-        };
-        Ok(self.forward.drift(x, t)? - ggt_s)
+        Ok(self.drift_and_diffusion(x, t)?.0)
     }
 
     fn diffusion(&self, x: ArrayView2<F>, t: f64) -> Result<Diffusion<F>> {
         self.forward.diffusion(x, t)
+    }
+
+    /// `G` evaluated once for both.
+    fn drift_and_diffusion(&self, x: ArrayView2<F>, t: f64) -> Result<(Array2<F>, Diffusion<F>)> {
+        let g = additive(self.forward.diffusion(x, t)?)?;
+        let s = self.score.score(x, t)?;
+        let ggt_s = match &g {
+            // In place: the same numbers as `apply_ggt`, without a new array.
+            Diffusion::Scalar(g) => s * F::of(g * g),
+            g => g.apply_ggt(s.view())?,
+        };
+        Ok((self.forward.drift(x, t)? - ggt_s, g))
     }
 }
 

@@ -81,3 +81,33 @@ impl<S: ScoreJacobian + ?Sized> ScoreJacobian for &S {
         (**self).score_divergence(x, t)
     }
 }
+
+/// A score that can be given a class label: `∇log p_t(x | y)` for `Some(y)`, `∇log p_t(x)`
+/// for `None` (the null label `∅`).
+pub trait ConditionalScore: Sync {
+    /// Number of classes `k` (labels `0..k`).
+    fn classes(&self) -> usize;
+
+    /// The score given `label` at time `t` of every particle.
+    fn conditional_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: Option<usize>,
+    ) -> Result<Array2<f64>>;
+
+    /// The classifier-free guided score `(1 + w) s(x, t, y) − w s(x, t, ∅)` of [`ClassifierFree`]:
+    /// two calls of [`Self::conditional_score`]. A learned network overrides it to evaluate both
+    /// halves in one batched pass ([`crate::models::LearnedScore`]).
+    fn guided_score(
+        &self,
+        x: ArrayView2<f64>,
+        t: f64,
+        label: usize,
+        w: f64,
+    ) -> Result<Array2<f64>> {
+        let conditional = self.conditional_score(x, t, Some(label))?;
+        let unconditional = self.conditional_score(x, t, None)?;
+        Ok(conditional * (1.0 + w) - unconditional * w)
+    }
+}

@@ -132,6 +132,12 @@ pub trait Sde<F: Real = f64>: Sync {
     fn diffusion_derivative(&self, _x: ArrayView2<F>, _t: f64) -> Result<Option<Array2<F>>> {
         Ok(None)
     }
+
+    /// `(f(x, t), G(x, t))` together, for schemes that need both: an SDE whose drift already
+    /// computes `G` (the reverse SDE's `f − G Gᵀ s`) overrides it to evaluate `G` once.
+    fn drift_and_diffusion(&self, x: ArrayView2<F>, t: f64) -> Result<(Array2<F>, Diffusion<F>)> {
+        Ok((self.drift(x, t)?, self.diffusion(x, t)?))
+    }
 }
 
 impl<F: Real, S: Sde<F> + ?Sized> Sde<F> for &S {
@@ -143,5 +149,8 @@ impl<F: Real, S: Sde<F> + ?Sized> Sde<F> for &S {
     }
     fn diffusion_derivative(&self, x: ArrayView2<F>, t: f64) -> Result<Option<Array2<F>>> {
         (**self).diffusion_derivative(x, t)
+    }
+    fn drift_and_diffusion(&self, x: ArrayView2<F>, t: f64) -> Result<(Array2<F>, Diffusion<F>)> {
+        (**self).drift_and_diffusion(x, t)
     }
 }

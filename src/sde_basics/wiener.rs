@@ -8,7 +8,7 @@
 use ndarray::{s, Array2, Array3, ArrayView2};
 
 use crate::rng;
-use crate::solvers::TimeGrid;
+use super::TimeGrid;
 use crate::{error::invalid, Error, Result};
 
 /// `n` paths of a `d`-dimensional Wiener process on a grid, `W(t_0) = 0`.

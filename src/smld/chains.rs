@@ -19,9 +19,9 @@
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::invalid;
-use crate::framework::VeSde;
+use crate::sde_basics::VeSde;
 use crate::sde_basics::{Diffusion, ReverseSde, Score, Sde};
-use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, SdeSolution, TimeGrid};
+use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, Solution, TimeGrid};
 use crate::Result;
 
 /// The SMLD chain with `N` noise levels of a VE SDE.
@@ -71,7 +71,7 @@ impl SmldChain {
     }
 
     /// Runs the forward chain from data `x0`; the solution's times are the level times `t_i`.
-    pub fn forward(&self, x0: ArrayView2<f64>, seed: u64, record: Record) -> Result<SdeSolution> {
+    pub fn forward(&self, x0: ArrayView2<f64>, seed: u64, record: Record) -> Result<Solution> {
         let sol = EulerMaruyama.solve(
             &VarianceClock,
             x0,
@@ -90,7 +90,7 @@ impl SmldChain {
         x_n: ArrayView2<f64>,
         seed: u64,
         record: Record,
-    ) -> Result<SdeSolution> {
+    ) -> Result<Solution> {
         let reverse = ReverseSde::new(VarianceClock, ClockScore { score, ve: self.ve });
         let sol = EulerMaruyama.solve(
             &reverse,
@@ -105,10 +105,10 @@ impl SmldChain {
     /// Replaces the clock times `τ_k` of the recorded states by the level times `t_i`.
     fn in_sde_time(
         &self,
-        mut sol: SdeSolution,
+        mut sol: Solution,
         record: Record,
         forward: bool,
-    ) -> Result<SdeSolution> {
+    ) -> Result<Solution> {
         let n = self.levels;
         sol.times = record
             .indices(n)?

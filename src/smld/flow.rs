@@ -10,35 +10,20 @@
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::invalid;
-use crate::framework::ForwardSde;
-use crate::sde_basics::{Diffusion, ProbabilityFlow, Score, Sde};
-use crate::solvers::{EulerMaruyama, Noise, OdeSystem, Record, SdeScheme, SdeSolution, TimeGrid};
+use crate::sde_basics::{ForwardSde, ProbabilityFlow, Record, Score, Sde, Solution, TimeGrid};
+use crate::solvers::{solve_ode, Euler};
 use crate::Result;
 
-/// An ODE as an SDE with `G = 0`: Euler–Maruyama on it is Euler's method.
-struct NoiseFree<O>(O);
-
-impl<O: OdeSystem> Sde for NoiseFree<O> {
-    fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        self.0.rhs(x, t)
-    }
-
-    fn diffusion(&self, _x: ArrayView2<f64>, _t: f64) -> Result<Diffusion> {
-        Ok(Diffusion::Scalar(0.0))
-    }
-}
-
 /// Integrates the PF-ODE `dx/dt = f − ½ G Gᵀ s` of `forward` over `grid` (decreasing from `T`
-/// to sample, increasing to encode) with Euler's method, run by the one SDE loop with `G = 0`.
+/// to sample, increasing to encode) with chapter 2's Euler method on the [`ProbabilityFlow`].
 pub fn probability_flow(
     forward: impl Sde,
     score: impl Score,
     x: ArrayView2<f64>,
     grid: &TimeGrid,
     record: Record,
-) -> Result<SdeSolution> {
-    let ode = NoiseFree(ProbabilityFlow::new(forward, score));
-    EulerMaruyama.solve(&ode, x, grid, Noise::Seed(0), record)
+) -> Result<Solution> {
+    solve_ode(&Euler, &ProbabilityFlow::new(forward, score), x, grid, record)
 }
 
 /// `E[x_t | x_T]` under the forward SDE, for `t ≤ T`: the mean of the reverse SDE's paths

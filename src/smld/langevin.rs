@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::Rng as _;
 
 use crate::error::{invalid, positive};
-use crate::framework::VeSde;
+use crate::sde_basics::VeSde;
 use crate::rng;
 use crate::sde_basics::{Diffusion, Score, Sde};
 use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, TimeGrid};

@@ -10,7 +10,7 @@
 //! [`CosSquaredBeta`] is the seed's "cosine" `β(t) = β₀ cos²(πt/2T)`, kept to show erratum (d).
 
 use crate::error::{invalid, positive, positive_range};
-use crate::framework::VpSde;
+use crate::sde_basics::VpSde;
 use crate::Result;
 
 /// A variance-preserving noise schedule on `t ∈ [0, 1]`.

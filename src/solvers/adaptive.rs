@@ -13,9 +13,9 @@
 
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use super::ode_fixed::OdeStepper;
-use crate::error::{finite, invalid, positive, Error};
+use crate::error::{batch_shape, finite, invalid, positive, Error};
 use crate::Result;
 
 // The Dormand–Prince 5(4) tableau (Hairer–Nørsett–Wanner, Table II.5.2).
@@ -238,14 +238,7 @@ pub fn dormand_prince<S: OdeSystem + ?Sized>(
     if t0 == t1 {
         return invalid("t1", t1, "must differ from t0");
     }
-    let (n, d) = x0.dim();
-    if n == 0 || d == 0 {
-        return invalid(
-            "x0.shape",
-            format!("{n}×{d}"),
-            "need at least one particle and one dimension",
-        );
-    }
+    batch_shape("x0.shape", x0)?;
     crate::error::all_finite("the initial state x0", x0.iter())?;
 
     let dir = (t1 - t0).signum();

@@ -16,9 +16,10 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::Rng as _;
 
-use super::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use super::ode_fixed::{solve_ode, OdeStepper};
-use super::sde::{solve, Noise, Record, SdeScheme};
+use super::sde::{solve, Noise, SdeScheme};
+use crate::sde_basics::Record;
 use super::TimeGrid;
 use crate::error::{invalid, positive, Error};
 use crate::rng;

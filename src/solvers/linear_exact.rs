@@ -10,10 +10,10 @@
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::sde::{Record, SdeSolution};
+use crate::sde_basics::{Record, Solution};
 use super::TimeGrid;
 use crate::error::{invalid, positive};
-use crate::framework::ForwardSde;
+use crate::sde_basics::ForwardSde;
 use crate::rng;
 use crate::sde_basics::{wiener::WienerPath, Diffusion, Sde};
 use crate::Result;
@@ -103,7 +103,7 @@ pub fn forward_exact<S: ForwardSde + ?Sized>(
     grid: &TimeGrid,
     seed: u64,
     record: Record,
-) -> Result<SdeSolution> {
+) -> Result<Solution> {
     if grid.step(0).1 < 0.0 {
         return invalid("grid", "decreasing", "the forward SDE runs forward in time");
     }
@@ -126,7 +126,7 @@ pub fn forward_exact<S: ForwardSde + ?Sized>(
             states.push(x.clone());
         }
     }
-    Ok(SdeSolution {
+    Ok(Solution {
         times: keep.iter().map(|&k| grid.times()[k]).collect(),
         states,
         nfe: 0,

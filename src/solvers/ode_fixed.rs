@@ -3,19 +3,15 @@
 //!
 //! The implicit backward Euler ([`super::implicit`]), the symplectic Störmer–Verlet
 //! ([`super::symplectic`]) and the fixed-step Dormand–Prince ([`super::adaptive`]) are
-//! steppers too, so every method runs through the same loop. Like the SDE loop
-//! ([`super::sde::solve`]) it splits the batch into chunks of
-//! [`CHUNK_ROWS`](super::sde::CHUNK_ROWS) particles and runs them in parallel: a system must
-//! treat the rows of its batch as independent particles (every [`OdeSystem`] of the crate
-//! does: probability-flow ODEs with analytic or learned scores, the test problems).
+//! steppers too, so every method runs through the one driver loop ([`super::driver`]), which
+//! splits the batch into chunks of particles run in parallel: a system must treat the rows of
+//! its batch as independent particles (every [`OdeSystem`] of the crate does:
+//! probability-flow ODEs with analytic or learned scores, the test problems).
 
-use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::{Array2, ArrayView2};
 
-use super::ode::OdeSystem;
-use super::sde::{Record, CHUNK_ROWS};
-use super::TimeGrid;
-use crate::error::{invalid, Error};
+use super::driver::{drive, Chunk, Step};
+use crate::sde_basics::{OdeSystem, Record, Solution, TimeGrid};
 use crate::Result;
 
 /// One step of a one-step ODE method; [`solve_ode`] supplies the loop.
@@ -32,31 +28,6 @@ pub trait OdeStepper<S: OdeSystem + ?Sized>: Sync {
     /// The state at `t + h` from `x` at `t` (`h` may be negative), and the number of
     /// right-hand-side evaluations per particle it took.
     fn step(&self, system: &S, x: ArrayView2<f64>, t: f64, h: f64) -> Result<(Array2<f64>, usize)>;
-}
-
-/// The recorded states of a fixed-step ODE solve.
-#[derive(Debug, Clone)]
-pub struct OdeSolution {
-    /// Times of the recorded states.
-    pub times: Vec<f64>,
-    /// One `n × d` state per recorded time.
-    pub states: Vec<Array2<f64>>,
-    /// Right-hand-side evaluations per particle (network function evaluations).
-    pub nfe: usize,
-}
-
-impl OdeSolution {
-    /// The state at the final time.
-    pub fn last(&self) -> &Array2<f64> {
-        self.states
-            .last()
-            .expect("a solution always records its final state")
-    }
-
-    /// Particle `i`'s path through the recorded times, component `j`.
-    pub fn path(&self, i: usize, j: usize) -> Vec<f64> {
-        self.states.iter().map(|x| x[[i, j]]).collect()
-    }
 }
 
 /// Explicit Euler (seed 000 §2.1.1): `x ← x + h F(x, t)`. Global error `O(h)`.
@@ -131,8 +102,9 @@ impl<S: OdeSystem + ?Sized> OdeStepper<S> for Rk4 {
     }
 }
 
-/// Integrates `system` with `stepper` over `grid` from the batch `x0` (`n × d`), keeping the
-/// states `record` asks for (only the last one with [`Record::Final`], seed 000 §2.4.2).
+/// Integrates `system` with `stepper` over `grid` from the batch `x0` (`n × d`) through the one
+/// driver loop ([`super::driver`]), keeping the states `record` asks for (only the last one with
+/// [`Record::Final`], seed 000 §2.4.2).
 ///
 /// Errors on an empty or non-finite `x0`, and — naming the step and the time — as soon as
 /// a state leaves the finite range (an explicit method beyond its stability limit).
@@ -142,83 +114,38 @@ pub fn solve_ode<S, M>(
     x0: ArrayView2<f64>,
     grid: &TimeGrid,
     record: Record,
-) -> Result<OdeSolution>
+) -> Result<Solution>
 where
     S: OdeSystem + ?Sized,
     M: OdeStepper<S> + ?Sized,
 {
-    let (n, d) = x0.dim();
-    if n == 0 || d == 0 {
-        return invalid(
-            "x0.shape",
-            format!("{n}×{d}"),
-            "need at least one particle and one dimension",
-        );
-    }
-    crate::error::all_finite("the initial state x0", x0.iter())?;
-    let keep = record.indices(grid.steps())?;
-
-    let chunks: Vec<(Vec<Array2<f64>>, usize)> = (0..n.div_ceil(CHUNK_ROWS))
-        .into_par_iter()
-        .map(|c| {
-            let rows = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
-            solve_chunk(stepper, system, x0.slice(s![rows, ..]), grid, &keep)
-        })
-        .collect::<Result<_>>()?;
-
-    let states = (0..keep.len())
-        .map(|r| {
-            let parts: Vec<ArrayView2<f64>> = chunks.iter().map(|(ch, _)| ch[r].view()).collect();
-            concatenate(Axis(0), &parts).expect("chunks share their column count")
-        })
-        .collect();
-    Ok(OdeSolution {
-        times: keep.iter().map(|&k| grid.times()[k]).collect(),
-        states,
-        // Per particle: the chunk that needed the most (implicit methods iterate).
-        nfe: chunks.iter().map(|(_, nfe)| *nfe).max().unwrap_or(0),
-    })
+    drive(&Stepping { stepper, system }, x0, "x0", grid, 0, record)
 }
 
-fn solve_chunk<S, M>(
-    stepper: &M,
-    system: &S,
-    x0: ArrayView2<f64>,
-    grid: &TimeGrid,
-    keep: &[usize],
-) -> Result<(Vec<Array2<f64>>, usize)>
-where
-    S: OdeSystem + ?Sized,
-    M: OdeStepper<S> + ?Sized,
-{
-    let mut x = x0.to_owned();
-    let mut nfe = 0;
-    let mut kept = Vec::with_capacity(keep.len());
-    let mut next_keep = keep.iter().peekable();
-    if next_keep.peek() == Some(&&0) {
-        kept.push(x.clone());
-        next_keep.next();
+/// A stepper on a system: one [`Step`] of the driver loop (no noise, no memory).
+struct Stepping<'a, M: ?Sized, S: ?Sized> {
+    stepper: &'a M,
+    system: &'a S,
+}
+
+impl<S: OdeSystem + ?Sized, M: OdeStepper<S> + ?Sized> Step for Stepping<'_, M, S> {
+    type Memory = ();
+
+    fn name(&self) -> String {
+        self.stepper.name().to_string()
     }
-    for k in 0..grid.steps() {
-        let (t, h) = grid.step(k);
-        let (next, evals) = stepper.step(system, x.view(), t, h)?;
-        x = next;
-        nfe += evals;
-        if !x.iter().all(|v| v.is_finite()) {
-            return Err(Error::Numerical(format!(
-                "{} left the finite range at step {} of {} (t = {:.6} → {:.6}); the step size {:.3e} may be beyond its stability limit",
-                stepper.name(),
-                k + 1,
-                grid.steps(),
-                t,
-                t + h,
-                h.abs()
-            )));
-        }
-        if next_keep.peek() == Some(&&(k + 1)) {
-            kept.push(x.clone());
-            next_keep.next();
-        }
+
+    fn advance(
+        &self,
+        x: &mut Array2<f64>,
+        _k: usize,
+        t: f64,
+        h: f64,
+        _chunk: &mut Chunk,
+        _memory: &mut (),
+    ) -> Result<usize> {
+        let (next, evals) = self.stepper.step(self.system, x.view(), t, h)?;
+        *x = next;
+        Ok(evals)
     }
-    Ok((kept, nfe))
 }

@@ -4,7 +4,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use crate::error::{finite, invalid};
 use crate::Result;
 

@@ -1,31 +1,23 @@
 //! Fixed-step SDE solvers (seed 000 §2.1.2, §2.4).
 //!
-//! A scheme ([`SdeScheme`]) says how to take *one* step; [`solve`] is the one loop that runs
-//! any scheme over a [`TimeGrid`] for a batch of particles. The loop
-//! - splits the particles into fixed chunks and runs them in parallel, each chunk with its own
-//!   random stream, so the numbers depend on the seed and not on the thread count;
-//! - draws `ΔW ~ N(0, |Δt|)` from a seed, or reads it from a given [`WienerPath`] so that
-//!   solutions at several step sizes can be compared path by path (chapter 2's convergence);
-//! - stores only the states asked for ([`Record`]), never the whole trajectory unless asked
-//!   (seed 000 §2.4.2);
-//! - stops with an error naming the step and time as soon as a state is not finite.
+//! A scheme ([`SdeScheme`]) says how to take *one* step; [`solve`] runs any scheme over a
+//! [`TimeGrid`] for a batch of particles through the one driver loop ([`super::driver`]):
+//! chunked, seeded per chunk, recording what [`Record`] asks for, stopping at the first
+//! non-finite state. What `solve` adds is the noise: `ΔW ~ N(0, |Δt|)` drawn from the chunk's
+//! stream, or read from a given [`WienerPath`] so that solutions at several step sizes can be
+//! compared path by path (chapter 2's convergence).
 //!
 //! The batch's element type `F` ([`Real`]) defaults to `f64`; the loop, the schemes' steps and
 //! the chunking are the same in `f32` (e.g. for [`EulerMaruyama`] on an SDE implementing
 //! `Sde<f32>`), with normals from the `f32` generator ([`Real::fill_normals`]). Times stay `f64`.
 
-use ndarray::{concatenate, Array2, ArrayView2, Axis};
-use rayon::prelude::*;
+use ndarray::{Array2, ArrayView2};
 
-use super::TimeGrid;
-use crate::error::{invalid, Error};
+use super::driver::{drive, Chunk, Step};
+use crate::error::Error;
 use crate::real::Real;
-use crate::rng;
-use crate::sde_basics::{wiener::WienerPath, Sde};
+use crate::sde_basics::{wiener::WienerPath, Record, Sde, Solution, TimeGrid};
 use crate::Result;
-
-/// Particles per chunk of the parallel loop (part of what a seed reproduces).
-pub const CHUNK_ROWS: usize = 1024;
 
 /// Where the Wiener increments come from.
 #[derive(Debug, Clone, Copy)]
@@ -34,55 +26,6 @@ pub enum Noise<'a> {
     Seed(u64),
     /// The increments of a given path; its grid must be the solve's grid.
     Path(&'a WienerPath),
-}
-
-/// Which states a solve keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Record {
-    /// Only the final state.
-    Final,
-    /// Every `k`-th grid point, and always the first and the last.
-    Every(usize),
-}
-
-impl Record {
-    /// The grid indices this rule keeps on a grid of `steps` steps.
-    pub fn indices(self, steps: usize) -> Result<Vec<usize>> {
-        let mut idx = match self {
-            Record::Final => vec![steps],
-            Record::Every(0) => return invalid("Record::Every", 0, "stride must be ≥ 1"),
-            Record::Every(k) => (0..=steps).step_by(k).collect(),
-        };
-        if idx.last() != Some(&steps) {
-            idx.push(steps);
-        }
-        Ok(idx)
-    }
-}
-
-/// The recorded states of a solve.
-#[derive(Debug, Clone)]
-pub struct SdeSolution<F = f64> {
-    /// Times of the recorded states.
-    pub times: Vec<f64>,
-    /// One `n × d` state per recorded time.
-    pub states: Vec<Array2<F>>,
-    /// Drift/score evaluations per particle (network function evaluations).
-    pub nfe: usize,
-}
-
-impl<F: Real> SdeSolution<F> {
-    /// The state at the final time.
-    pub fn last(&self) -> &Array2<F> {
-        self.states
-            .last()
-            .expect("a solution always records its final state")
-    }
-
-    /// Particle `i`'s path through the recorded times, component `j`.
-    pub fn path(&self, i: usize, j: usize) -> Vec<F> {
-        self.states.iter().map(|x| x[[i, j]]).collect()
-    }
 }
 
 /// One step of an SDE scheme; [`solve`] supplies the loop. `F` is the batch's element type
@@ -95,6 +38,13 @@ pub trait SdeScheme<F: Real = f64>: Sync {
     fn evals_per_step(&self) -> usize {
         1
     }
+
+    /// The strong order `γ` it guarantees for a general (state-dependent) noise:
+    /// `E|x_N − x(T)| = O(h^γ)` (seed 000 §2.1.2). Chapter 2's convergence tests fit it.
+    fn strong_order(&self) -> f64;
+
+    /// The weak order `β`: `|E φ(x_N) − E φ(x(T))| = O(h^β)` for smooth `φ`.
+    fn weak_order(&self) -> f64;
 
     /// The state at `t + dt` from `x` at `t`, given the Wiener increment `dw` (`n × d`, variance `|dt|`).
     fn step(
@@ -129,7 +79,7 @@ pub trait SdeScheme<F: Real = f64>: Sync {
         grid: &TimeGrid,
         noise: Noise,
         record: Record,
-    ) -> Result<SdeSolution<F>>
+    ) -> Result<Solution<F>>
     where
         Self: Sized,
     {
@@ -147,6 +97,14 @@ pub struct EulerMaruyama;
 impl<F: Real> SdeScheme<F> for EulerMaruyama {
     fn name(&self) -> &'static str {
         "Euler–Maruyama"
+    }
+
+    fn strong_order(&self) -> f64 {
+        0.5
+    }
+
+    fn weak_order(&self) -> f64 {
+        1.0
     }
 
     fn step(
@@ -170,13 +128,13 @@ impl<F: Real> SdeScheme<F> for EulerMaruyama {
         dt: f64,
         dw: ArrayView2<F>,
     ) -> Result<()> {
-        let drift = sde.drift(x.view(), t)?;
-        let g = sde.diffusion(x.view(), t)?;
+        let (drift, g) = sde.drift_and_diffusion(x.view(), t)?;
         g.euler_update(x.view_mut(), drift.view(), dt, dw)
     }
 }
 
-/// Integrates `sde` with `scheme` over `grid` from the batch `x0` (`n × d`), in `f64` or `f32`.
+/// Integrates `sde` with `scheme` over `grid` from the batch `x0` (`n × d`), in `f64` or `f32`,
+/// through the one driver loop ([`drive`]).
 pub fn solve<F: Real>(
     scheme: &(impl SdeScheme<F> + ?Sized),
     sde: &dyn Sde<F>,
@@ -184,123 +142,65 @@ pub fn solve<F: Real>(
     grid: &TimeGrid,
     noise: Noise,
     record: Record,
-) -> Result<SdeSolution<F>> {
-    let (n, d) = x0.dim();
-    if n == 0 || d == 0 {
-        return invalid(
-            "x0.shape",
-            format!("{n}×{d}"),
-            "need at least one particle and one dimension",
-        );
-    }
-    if !all_finite(x0) {
-        return Err(Error::Numerical(
-            "the initial state x0 produced a non-finite value".into(),
-        ));
-    }
-    if let Noise::Path(path) = noise {
-        if path.grid() != grid {
-            return Err(Error::Shape(
-                "the Wiener path lives on another grid than the solve".into(),
-            ));
-        }
-        if path.shape() != (n, d) {
-            return Err(Error::Shape(format!(
-                "the Wiener path has {:?} (paths, dim), the initial state {n}×{d}",
-                path.shape()
-            )));
-        }
-    }
-    let keep = record.indices(grid.steps())?;
-
-    let chunks: Vec<Vec<Array2<F>>> = (0..n.div_ceil(CHUNK_ROWS))
-        .into_par_iter()
-        .map(|c| {
-            let rows = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(n);
-            solve_chunk(
-                scheme,
-                sde,
-                x0.slice(ndarray::s![rows.clone(), ..]),
-                rows,
-                c as u64,
-                grid,
-                noise,
-                &keep,
-            )
-        })
-        .collect::<Result<_>>()?;
-
-    let states = (0..keep.len())
-        .map(|r| {
-            let parts: Vec<ArrayView2<F>> = chunks.iter().map(|ch| ch[r].view()).collect();
-            concatenate(Axis(0), &parts).expect("chunks share their column count")
-        })
-        .collect();
-    Ok(SdeSolution {
-        times: keep.iter().map(|&k| grid.times()[k]).collect(),
-        states,
-        nfe: grid.steps() * scheme.evals_per_step(),
-    })
-}
-
-/// True when every entry is finite (one branch-free pass).
-fn all_finite<F: Real>(x: ArrayView2<F>) -> bool {
-    x.fold(true, |ok, v| ok & v.is_finite())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn solve_chunk<F: Real>(
-    scheme: &(impl SdeScheme<F> + ?Sized),
-    sde: &dyn Sde<F>,
-    x0: ArrayView2<F>,
-    rows: std::ops::Range<usize>,
-    chunk: u64,
-    grid: &TimeGrid,
-    noise: Noise,
-    keep: &[usize],
-) -> Result<Vec<Array2<F>>> {
-    let mut rng = rng::stream(
-        if let Noise::Seed(seed) = noise {
-            seed
-        } else {
+) -> Result<Solution<F>> {
+    let seed = match noise {
+        Noise::Seed(seed) => seed,
+        Noise::Path(path) => {
+            if path.grid() != grid {
+                return Err(Error::Shape(
+                    "the Wiener path lives on another grid than the solve".into(),
+                ));
+            }
+            if path.shape() != x0.dim() {
+                return Err(Error::Shape(format!(
+                    "the Wiener path has {:?} (paths, dim), the initial state {:?}",
+                    path.shape(),
+                    x0.dim()
+                )));
+            }
             0
-        },
-        chunk,
-    );
-    let mut x = x0.to_owned();
-    let mut kept = Vec::with_capacity(keep.len());
-    let mut next_keep = keep.iter().peekable();
-    if next_keep.peek() == Some(&&0) {
-        kept.push(x.clone());
-        next_keep.next();
+        }
+    };
+    drive(&SchemeStep { scheme, sde, noise }, x0, "x0", grid, seed, record)
+}
+
+/// An SDE scheme on an SDE with its noise source: one [`Step`] of the driver loop. Its memory is
+/// the chunk's buffer of Wiener increments.
+struct SchemeStep<'a, F: Real, S: ?Sized> {
+    scheme: &'a S,
+    sde: &'a dyn Sde<F>,
+    noise: Noise<'a>,
+}
+
+impl<F: Real, S: SdeScheme<F> + ?Sized> Step<F> for SchemeStep<'_, F, S> {
+    type Memory = Array2<F>;
+
+    fn name(&self) -> String {
+        self.scheme.name().to_string()
     }
-    let mut dw = Array2::zeros(x.dim());
-    for k in 0..grid.steps() {
-        let (t, dt) = grid.step(k);
-        match noise {
-            Noise::Path(path) => dw.assign(&path.increment(k, rows.clone()).mapv(F::of)),
+
+    fn advance(
+        &self,
+        x: &mut Array2<F>,
+        k: usize,
+        t: f64,
+        dt: f64,
+        chunk: &mut Chunk,
+        dw: &mut Array2<F>,
+    ) -> Result<usize> {
+        if dw.dim() != x.dim() {
+            *dw = Array2::zeros(x.dim());
+        }
+        match self.noise {
+            Noise::Path(path) => dw.assign(&path.increment(k, chunk.rows.clone()).mapv(F::of)),
             Noise::Seed(_) => {
                 let z = dw.as_slice_mut().expect("a new array is contiguous");
-                F::fill_normals(&mut rng, z);
+                F::fill_normals(&mut chunk.rng, z);
                 let h = F::of(dt.abs().sqrt());
                 z.iter_mut().for_each(|z| *z = *z * h);
             }
         }
-        scheme.step_in_place(sde, &mut x, t, dt, dw.view())?;
-        if !all_finite(x.view()) {
-            return Err(Error::Numerical(format!(
-                "{} left the finite range at step {} of {} (t = {:.6} → {:.6}); the step size may be too large",
-                scheme.name(),
-                k + 1,
-                grid.steps(),
-                t,
-                t + dt
-            )));
-        }
-        if next_keep.peek() == Some(&&(k + 1)) {
-            kept.push(x.clone());
-            next_keep.next();
-        }
+        self.scheme.step_in_place(self.sde, x, t, dt, dw.view())?;
+        Ok(self.scheme.evals_per_step())
     }
-    Ok(kept)
 }

@@ -25,6 +25,14 @@ impl SdeScheme for Milstein {
         "Milstein"
     }
 
+    fn strong_order(&self) -> f64 {
+        1.0
+    }
+
+    fn weak_order(&self) -> f64 {
+        1.0
+    }
+
     fn step(
         &self,
         sde: &dyn Sde,
@@ -78,6 +86,16 @@ impl SdeScheme for MilsteinAsWritten {
         "Milstein as written in the seed"
     }
 
+    /// The seed claims Milstein's order 1; its correction `½ G Gᵀ((ΔW)² − h)` is of size `O(h)`
+    /// per step where it should be `½ g ∂g/∂x ((ΔW)² − h)`, and the strong order drops to ½.
+    fn strong_order(&self) -> f64 {
+        0.5
+    }
+
+    fn weak_order(&self) -> f64 {
+        1.0
+    }
+
     fn step(
         &self,
         sde: &dyn Sde,
@@ -110,6 +128,16 @@ pub struct StochasticHeun;
 impl SdeScheme for StochasticHeun {
     fn name(&self) -> &'static str {
         "stochastic Heun"
+    }
+
+    /// For additive noise, the only noise it accepts (with state-dependent noise it converges
+    /// to the Stratonovich solution instead).
+    fn strong_order(&self) -> f64 {
+        1.0
+    }
+
+    fn weak_order(&self) -> f64 {
+        1.0
     }
 
     fn evals_per_step(&self) -> usize {

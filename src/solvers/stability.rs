@@ -8,7 +8,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use super::ode_fixed::OdeStepper;
 use crate::error::invalid;
 use crate::Result;

@@ -7,7 +7,7 @@
 
 use ndarray::{concatenate, s, Array1, Array2, ArrayView2, Axis};
 
-use super::ode::OdeSystem;
+use crate::sde_basics::OdeSystem;
 use super::ode_fixed::OdeStepper;
 use crate::error::{positive, Error};
 use crate::Result;

@@ -3,8 +3,9 @@
 
     <venv>/bin/python tests/exercises/test_exercises.py [-v]      (./workbook.sh test runs it)
 
-The quick tests check the notebooks' metadata, the student versions and the refusals of bad
-input without a kernel. `Grading` grades, in one run of the grader (a Rust kernel per notebook):
+The quick tests check the notebooks' metadata, the student versions, the refusals of bad
+input and the grader's Rust lexer without compiling anything. `Grading` grades, in one run of
+the grader (one sandboxed test program per submitted notebook):
 
   * wrong_a/, wrong_b/  every exercise notebook with the reference solutions, except that the
                         hand-made wrong answers in wrong_answers/<notebook>/<exercise>.rs replace
@@ -19,9 +20,19 @@ input without a kernel. `Grading` grades, in one run of the grader (a Rust kerne
   * student_version/    the generated student versions: 0 points, every test failing on the
                         stub's `todo!` (so the stubs compile);
   * broken/             submissions/broken: a text file named .ipynb, a non-notebook file, an
-                        unrelated notebook and a notebook missing cells.
+                        unrelated notebook and a notebook missing cells;
+  * attack_<name>/      attacks/<name>.rs: submissions that try to cheat (attacks/README.md). Each
+                        attacked exercise gets exactly its `// expect:` grade, every other one full
+                        marks, and the repository, the gradebook and every feedback notebook are
+                        byte-identical a few seconds after grading (when anything an attack left
+                        running would have struck).
 
-EXERCISES_SKIP_GRADING=1 skips `Grading` (no kernel); EXERCISES_JOBS=N grades with N kernels.
+`NbgraderRoundTrip` runs nbgrader itself (from the venv, with nbgrader_config.py and the evcxr
+kernel) on notebook 02: generate_assignment, autograde, generate_feedback; the reference scores
+full marks, the released student version 0 and a wrong Milstein exactly its 3 points less.
+
+EXERCISES_SKIP_GRADING=1 skips `Grading` and `NbgraderRoundTrip`; EXERCISES_JOBS=N grades N
+submissions at a time.
 """
 from __future__ import annotations
 
@@ -29,13 +40,16 @@ import contextlib
 import copy
 import csv
 import glob
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,6 +59,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import nbformat  # noqa: E402
 
 import exercises as ex  # noqa: E402
+from grading import rust, sandbox  # noqa: E402
 
 SOURCE = os.path.join(ROOT, "notebooks", "exercises")
 CHAPTERS = ["01_sde_basics_exercises.ipynb", "02_numerical_solvers_exercises.ipynb",
@@ -71,6 +86,38 @@ def wrong_answers() -> dict[str, dict[str, dict[str, dict]]]:
         assert exercise not in slot, f"two fixtures for {notebook} {exercise} in one submission"
         slot[exercise] = {"source": source, "expect": head["expect"].strip(),
                           "file": os.path.relpath(path, HERE)}
+    return out
+
+
+def attacks() -> dict[str, dict]:
+    """{name: {"notebook", "file", "sections": {exercise: {"source", "expect"}}}} from attacks/*.rs."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "attacks", "*.rs"))):
+        with open(path) as f:
+            text = f.read()
+        notebook = re.search(r"^// notebook: (\S+)$", text, re.M).group(1) + ".ipynb"
+        sections = {}
+        for part in re.split(r"^// ---- ", text, flags=re.M)[1:]:
+            exercise, source = part.split("\n", 1)
+            expect = re.search(r"^// expect: (.+)$", source, re.M).group(1).strip()
+            sections[exercise.strip()] = {"source": source, "expect": expect}
+        out[os.path.splitext(os.path.basename(path))[0]] = {
+            "notebook": notebook, "file": os.path.relpath(path, HERE), "sections": sections}
+    return out
+
+
+def tree_digest(root: str, skip=(".git", "target", "__pycache__", ".venv")) -> dict[str, str]:
+    """{relative path: sha256} of every file under root (symlinks by their target)."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x not in skip)
+        for f in files:
+            p = os.path.join(d, f)
+            if os.path.islink(p):
+                out[os.path.relpath(p, root)] = "-> " + os.readlink(p)
+                continue
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
     return out
 
 
@@ -306,6 +353,53 @@ class Submissions(unittest.TestCase):
         return next(i for i, c in enumerate(nb.cells) if ex.meta(c) and ex.meta(c)["grade_id"] == grade_id)
 
 
+class Lexer(unittest.TestCase):
+    """tools/grading/rust.py: what the grader takes from a cell and how it calls macros."""
+
+    def test_evcxr_commands_only_outside_strings_and_comments(self):
+        src = 'fn f() -> &\'static str {\n    "a\n:dep in a string"\n}\n/*\n:clear in a comment\n*/\n:dep x = "1"\n  :opt 1'
+        self.assertEqual(rust.evcxr_commands(src), [':dep x = "1"', ":opt 1"])
+        self.assertEqual(rust.evcxr_commands('let s = r#"\n:dep"#;\nlet c = \':\';'), [])
+
+    def test_items_and_statements(self):
+        src = '/// doc\n#[derive(Clone)]\nstruct A;\nprintln!("{}", 1);\nfn b() {}\nlet x = A\n  .clone();\nimpl A {}\nx'
+        got = [(c.item, c.name) for c in rust.chunks(src)]
+        self.assertEqual(got, [(True, "A"), (False, None), (True, "b"), (False, None), (True, None), (False, None)])
+        self.assertEqual(rust.chunks(src)[0].text, "/// doc\n#[derive(Clone)]\nstruct A;")
+        with self.assertRaises(rust.LexError):
+            rust.chunks('fn f() { "unterminated }')
+
+    def test_macros_get_absolute_paths(self):
+        src = 'assert!(a != b, "x!(y)"); diffusion_sde::ndarray::stack![Axis(1)]; s![.., 0]; // vec![]'
+        self.assertEqual(rust.qualify_macros(src), '::std::assert!(a != b, "x!(y)"); '
+                         'diffusion_sde::ndarray::stack![Axis(1)]; self::s![.., 0]; // vec![]')
+
+    def test_solution_statements_are_left_out_with_a_note(self):
+        source, notes = ex.student_items('fn f() -> u8 { 1 }\nprintln!("{}", f());\nfn g() {}', "f-solution")
+        self.assertEqual(source, 'fn f() -> u8 { 1 }\n\nfn g() {}')
+        self.assertIn("println!", notes[0])
+
+
+class AttackFixtures(unittest.TestCase):
+    def test_attacks_name_real_exercises_and_grades(self):
+        refs = {r.name: r for r in references()}
+        found = attacks()
+        self.assertGreaterEqual(len(found), 5)
+        for name, a in found.items():
+            ids = {e.id for e in refs[a["notebook"]].exercises}
+            for exercise, x in a["sections"].items():
+                self.assertIn(exercise, ids, f"{a['file']}: no exercise {exercise}")
+                self.assertIn(x["expect"], ("passed", "failed", "compile error", "timeout", "crashed"), a["file"])
+
+    def test_a_colon_line_in_a_string_is_no_evcxr_command(self):
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, CHAPTERS[2]))
+        sub = ex.student_version(ref)
+        cell = sub.cells[Submissions.index(sub, "tweedie-solution")]
+        cell.source = attacks()["flood"]["sections"]["tweedie"]["source"]
+        _, _, decided = ex.assemble(ref, sub)
+        self.assertNotIn("tweedie", decided)
+
+
 @unittest.skipIf(os.environ.get("EXERCISES_SKIP_GRADING"), "EXERCISES_SKIP_GRADING is set")
 class Grading(unittest.TestCase):
     """One grading run over reference, wrong, student and broken submissions (see the module doc)."""
@@ -336,12 +430,23 @@ class Grading(unittest.TestCase):
             os.makedirs(os.path.dirname(out), exist_ok=True)
             nbformat.write(ex.student_version(r), out)
         shutil.copytree(os.path.join(HERE, "submissions", "broken"), os.path.join(subs, "broken"))
+        cls.attacks = attacks()
+        for name, a in cls.attacks.items():
+            r = cls.refs[a["notebook"]]
+            out = os.path.join(subs, f"attack_{name}", r.name)
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            nbformat.write(with_solutions(r, {e: x["source"] for e, x in a["sections"].items()}), out)
         cls.out = os.path.join(cls.tmp, "grades")
+        cls.repository_before = tree_digest(ROOT)
         log = io.StringIO()
         cls.book = ex.grade(subs, SOURCE, cls.out, timeout=cls.TIMEOUT,
                             jobs=int(os.environ.get("EXERCISES_JOBS", "1")),
                             log=lambda m: (print(m, file=sys.stderr, flush=True), log.write(m + "\n")))
         print(ex.report(cls.book), file=sys.stderr, flush=True)
+        cls.results_after = tree_digest(cls.out)
+        time.sleep(4)  # longer than any delayed write an attack arranged
+        cls.results_later = tree_digest(cls.out)
+        cls.repository_after = tree_digest(ROOT)
 
     @classmethod
     def tearDownClass(cls):
@@ -418,6 +523,46 @@ class Grading(unittest.TestCase):
         self.assertIn("! broken/not_a_notebook.ipynb: not a notebook", text)
         self.assertIn("solution cell 'brownian-solution' is missing from the submission", text)
 
+    def test_attacks_get_exactly_their_grade(self):
+        for name, a in self.attacks.items():
+            rows = self.rows(f"attack_{name}", a["notebook"])
+            for e in self.refs[a["notebook"]].exercises:
+                r = rows[e.id]
+                with self.subTest(attack=name, exercise=e.id):
+                    expect = a["sections"].get(e.id, {}).get("expect", "passed")
+                    if expect == "passed":
+                        self.assertEqual((r["points"], r["status"]), (e.points, "passed"), r)
+                    else:
+                        self.assertEqual((r["points"], r["status"]), (0, expect), r)
+
+    def test_attacks_leave_everything_byte_identical(self):
+        def changed(a, b):
+            return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        self.assertEqual(changed(self.repository_after, self.repository_before), [],
+                         "files of the repository changed while grading")
+        self.assertEqual(changed(self.results_later, self.results_after), [],
+                         "the gradebook or a feedback notebook changed after grading")
+        with open(os.path.join(self.out, "grades.json")) as f:
+            self.assertEqual(json.load(f), json.loads(json.dumps(self.book)))
+
+    def test_attacks_find_nothing_to_read_or_write(self):
+        for name, a in self.attacks.items():
+            path = os.path.join(self.out, "feedback", f"attack_{name}", a["notebook"])
+            self.assertLess(os.path.getsize(path), 2 << 20, f"{path}: output is capped")
+            nb = nbformat.read(path, as_version=4)
+            printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+                              if o.get("output_type") == "stream")
+            for word in ("REWROTE", "FORGED", "LEAKED", "EVCXR_TMPDIR=", "/work", "submissions"):
+                self.assertNotIn(word, printed, f"attack {name}")
+        nb = nbformat.read(os.path.join(self.out, "feedback", "attack_files", CHAPTERS[1]), as_version=4)
+        seen = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        self.assertIn("seen: /graded", seen)  # it did look
+        self.assertIn('args: ["/graded/test", "euler_ode", "0"]', seen)  # and nothing more on its command line
+        # The test program holds the tests' messages: as root, the grader runs it as another
+        # user, execute-only, and the student's code cannot read it.
+        if sandbox.nobody_works():
+            self.assertNotIn("BINARY-LEAKED", seen)
+
     def test_gradebook_files(self):
         with open(os.path.join(self.out, "grades.json")) as f:
             self.assertEqual(json.load(f), json.loads(json.dumps(self.book)))
@@ -430,6 +575,82 @@ class Grading(unittest.TestCase):
         feedback = os.path.join(self.out, "feedback", "wrong_a", CHAPTERS[0])
         nb = nbformat.read(feedback, as_version=4)
         self.assertTrue(any(c.get("outputs") for c in nb.cells), "executed notebook with outputs")
+
+
+@unittest.skipUnless(os.environ.get("EXERCISES_NBGRADER") and not os.environ.get("EXERCISES_SKIP_GRADING"),
+                     "the nbgrader round trip is a release check: EXERCISES_NBGRADER=1 (docs/EXERCISES.md)")
+class NbgraderRoundTrip(unittest.TestCase):
+    """nbgrader's own generate_assignment, autograde and generate_feedback on one notebook."""
+
+    NOTEBOOK = CHAPTERS[1]
+    WRONG = ("milstein", 3)
+
+    @classmethod
+    def nbgrader(cls, *args):
+        bin_dir = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from the venv
+        env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        p = subprocess.run([os.path.join(bin_dir, "nbgrader"), *args, "--force"], cwd=cls.course, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        print(p.stdout[-4000:], file=sys.stderr, flush=True)
+        return p
+
+    @classmethod
+    def setUpClass(cls):
+        cls.course = tempfile.mkdtemp(prefix="exercises-nbgrader-")
+        with open(os.path.join(cls.course, "nbgrader_config.py"), "w") as f:
+            f.write(f"c = get_config()\nload_subconfig({os.path.join(ROOT, 'nbgrader_config.py')!r})\n")
+        name = cls.NOTEBOOK
+        os.makedirs(os.path.join(cls.course, "source", "ps1"))
+        shutil.copy(os.path.join(SOURCE, name), os.path.join(cls.course, "source", "ps1", name))
+        cls.generated = cls.nbgrader("generate_assignment", "ps1")
+        released = nbformat.read(os.path.join(cls.course, "release", "ps1", name), as_version=4)
+        ref = ex.load_exercise_notebook(os.path.join(SOURCE, name))
+        wrong = wrong_answers()
+        wrong_source = next(w["source"] for label in wrong.values() for e, w in label.get(name, {}).items()
+                            if e == cls.WRONG[0])
+        answers = {"reference": {}, "wrong": {cls.WRONG[0]: wrong_source}, "student": None}
+        for student, replace in answers.items():
+            nb = copy.deepcopy(released)
+            if replace is not None:
+                solved = with_solutions(ref, replace)
+                for i, c in enumerate(nb.cells):
+                    if ex.meta(c) and ex.meta(c)["solution"]:
+                        c.source = solved.cells[i].source
+            out = os.path.join(cls.course, "submitted", student, "ps1", name)
+            os.makedirs(os.path.dirname(out))
+            nbformat.write(nb, out)
+        cls.autograded = cls.nbgrader("autograde", "ps1", "--create")
+        cls.feedback = cls.nbgrader("generate_feedback", "ps1")
+        from nbgrader.api import Gradebook
+        with Gradebook(f"sqlite:///{os.path.join(cls.course, 'gradebook.db')}") as gb:
+            cls.scores = {s: (gb.find_submission("ps1", s).score, gb.find_submission("ps1", s).max_score)
+                          for s in answers}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.course, ignore_errors=True)
+
+    def test_commands_succeed(self):
+        for p in (self.generated, self.autograded, self.feedback):
+            self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+
+    def test_release_is_the_student_version(self):
+        released = nbformat.read(os.path.join(self.course, "release", "ps1", self.NOTEBOOK), as_version=4)
+        text = json.dumps(released)
+        for marker in (ex.BEGIN_SOLUTION, ex.BEGIN_HIDDEN):
+            self.assertNotIn(marker, text)
+        self.assertIn(ex.CODE_STUB, text)
+
+    def test_scores(self):
+        total = sum(e.points for e in ex.load_exercise_notebook(os.path.join(SOURCE, self.NOTEBOOK)).exercises)
+        self.assertEqual(self.scores["reference"], (total, total))
+        self.assertEqual(self.scores["student"], (0, total))
+        self.assertEqual(self.scores["wrong"], (total - self.WRONG[1], total))
+
+    def test_feedback_for_everyone(self):
+        for student in ("reference", "student", "wrong"):
+            page = os.path.join(self.course, "feedback", student, "ps1", self.NOTEBOOK.replace(".ipynb", ".html"))
+            self.assertTrue(os.path.isfile(page), page)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,10 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::steps::{run, History, Model, ReverseStep};
-use super::{Sampler, Schedule};
+use super::{History, Model, Sampler, Schedule};
 use crate::error::invalid;
-use crate::framework::ForwardSde;
 use crate::rng::{self, Rng};
-use crate::sde_basics::Score;
-use crate::solvers::{Record, SdeSolution};
+use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
 /// DDIM with `η ∈ [0, 1]`; `η = 1` is DDPM ancestral sampling.
@@ -49,13 +46,24 @@ impl Ddim {
     }
 }
 
-impl ReverseStep for Ddim {
+impl Sampler for Ddim {
     fn name(&self) -> String {
-        Sampler::name(self)
+        if self.eta == 1.0 {
+            format!("DDPM ancestral, {} steps", self.schedule.steps)
+        } else {
+            format!("DDIM η={}, {} steps", self.eta, self.schedule.steps)
+        }
     }
 
-    fn evals_per_step(&self) -> usize {
-        1
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.eta) {
+            return invalid("eta", self.eta, "must lie in [0, 1]");
+        }
+        Ok(())
     }
 
     fn step(
@@ -66,7 +74,7 @@ impl ReverseStep for Ddim {
         t_next: f64,
         _history: &mut History,
         rng: &mut Rng,
-    ) -> Result<Array2<f64>> {
+    ) -> Result<(Array2<f64>, usize)> {
         let (a_t, s_t) = model.sde.marginal_mean_std(t)?;
         let (a_s, s_s) = model.sde.marginal_mean_std(t_next)?;
         let x0 = model.denoise(x, t)?;
@@ -78,35 +86,7 @@ impl ReverseStep for Ddim {
             let (n, d) = x.dim();
             next = next + rng::normals(rng, n, d) * c;
         }
-        Ok(next)
+        Ok((next, 1))
     }
 }
 
-impl Sampler for Ddim {
-    fn name(&self) -> String {
-        if self.eta == 1.0 {
-            format!("DDPM ancestral, {} steps", self.schedule.steps)
-        } else {
-            format!("DDIM η={}, {} steps", self.eta, self.schedule.steps)
-        }
-    }
-
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
-    }
-
-    fn sample(
-        &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        if !(0.0..=1.0).contains(&self.eta) {
-            return invalid("eta", self.eta, "must lie in [0, 1]");
-        }
-        let grid = self.schedule.grid(sde)?;
-        run(self, Model { sde, score }, x_start, &grid, seed, record)
-    }
-}

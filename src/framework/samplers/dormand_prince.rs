@@ -7,20 +7,19 @@
 //! adaptive solve keeps no intermediate states: with `Record::Every` the solution holds the
 //! start and the end.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 use super::schedule::{check_span, DEFAULT_EPS};
-use super::Sampler;
+use super::{History, Model, Sampler};
 use crate::error::positive;
-use crate::framework::ForwardSde;
-use crate::sde_basics::{ProbabilityFlow, Score};
+use crate::rng::{self, Rng};
+use crate::sde_basics::{ForwardSde, ProbabilityFlow, Record, Score, Solution, TimeGrid};
 use crate::solvers::adaptive::{dormand_prince, AdaptiveOptions};
-use crate::solvers::{Record, SdeSolution};
 use crate::Result;
 
 /// Adaptive Dormand–Prince 5(4) on the PF-ODE.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DormandPrince {
+pub struct AdaptivePfOde {
     /// Relative tolerance.
     pub rtol: f64,
     /// Absolute tolerance.
@@ -35,7 +34,7 @@ pub struct DormandPrince {
     pub t_end: f64,
 }
 
-impl DormandPrince {
+impl AdaptivePfOde {
     /// Tolerances `rtol`, `atol`, from `T` to `ε = 10⁻³`, `h0 = 0.01`, at most 10 000 steps.
     pub fn new(rtol: f64, atol: f64) -> Self {
         Self {
@@ -49,15 +48,46 @@ impl DormandPrince {
     }
 }
 
-impl Sampler for DormandPrince {
+impl Sampler for AdaptivePfOde {
     fn name(&self) -> String {
         format!("PF-ODE Dormand–Prince 5(4), rtol {:e}", self.rtol)
     }
 
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        check_span(self.t_start, self.t_end, sde)
+    /// One step from `t_start` to `ε`: inside it the error control chooses the steps.
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        let (t0, t1) = check_span(self.t_start, self.t_end, sde)?;
+        TimeGrid::from_times(vec![t0, t1])
     }
 
+    fn check(&self) -> Result<()> {
+        positive("h0", self.h0)?;
+        Ok(())
+    }
+
+    /// The adaptive solve of the [`ProbabilityFlow`] from `t` to `t_next` for these particles.
+    fn step(
+        &self,
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        t_next: f64,
+        _history: &mut History,
+        _rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        let options = AdaptiveOptions {
+            rtol: self.rtol,
+            atol: self.atol,
+            h0: Some(self.h0),
+            max_steps: self.max_steps,
+        };
+        let flow = ProbabilityFlow::new(model.sde, model.score);
+        let solution = dormand_prince(&flow, x, t, t_next, options)?;
+        Ok((solution.state, solution.nfe))
+    }
+
+    /// The whole batch is one ODE system, with one step size for all particles as scipy's
+    /// `solve_ivp` has it: the batch is not split into the driver's chunks, so this is the one
+    /// sampler that runs its (single) step itself.
     fn sample(
         &self,
         sde: &dyn ForwardSde,
@@ -65,25 +95,17 @@ impl Sampler for DormandPrince {
         x_start: ArrayView2<f64>,
         _seed: u64,
         record: Record,
-    ) -> Result<SdeSolution> {
+    ) -> Result<Solution> {
+        self.check()?;
         let keep = record.indices(1)?;
         let (t0, t1) = self.span(sde)?;
-        let options = AdaptiveOptions {
-            rtol: self.rtol,
-            atol: self.atol,
-            h0: Some(positive("h0", self.h0)?),
-            max_steps: self.max_steps,
-        };
-        let solution = dormand_prince(&ProbabilityFlow::new(sde, score), x_start, t0, t1, options)?;
+        let model = Model { sde, score };
+        let (state, nfe) = self.step(model, x_start, t0, t1, &mut History::default(), &mut rng::seeded(0))?;
         let (times, states) = if keep.len() > 1 {
-            (vec![t0, t1], vec![x_start.to_owned(), solution.state])
+            (vec![t0, t1], vec![x_start.to_owned(), state])
         } else {
-            (vec![t1], vec![solution.state])
+            (vec![t1], vec![state])
         };
-        Ok(SdeSolution {
-            times,
-            states,
-            nfe: solution.nfe,
-        })
+        Ok(Solution { times, states, nfe })
     }
 }

@@ -16,12 +16,9 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::schedule::log_snr;
-use super::steps::{run, History, Model, ReverseStep};
-use super::{Sampler, Schedule, Spacing};
-use crate::framework::ForwardSde;
+use super::{History, Model, Sampler, Schedule, Spacing};
 use crate::rng::Rng;
-use crate::sde_basics::Score;
-use crate::solvers::{Record, SdeSolution};
+use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
 /// DPM-Solver++(2M).
@@ -40,13 +37,13 @@ impl DpmSolverPP2M {
     }
 }
 
-impl ReverseStep for DpmSolverPP2M {
+impl Sampler for DpmSolverPP2M {
     fn name(&self) -> String {
-        Sampler::name(self)
+        format!("DPM-Solver++(2M), {} steps", self.schedule.steps)
     }
 
-    fn evals_per_step(&self) -> usize {
-        1
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
     }
 
     fn step(
@@ -57,7 +54,7 @@ impl ReverseStep for DpmSolverPP2M {
         t_next: f64,
         history: &mut History,
         _rng: &mut Rng,
-    ) -> Result<Array2<f64>> {
+    ) -> Result<(Array2<f64>, usize)> {
         let (_, s_t) = model.sde.marginal_mean_std(t)?;
         let (a_s, s_s) = model.sde.marginal_mean_std(t_next)?;
         let (l_t, l_s) = (log_snr(model.sde, t)?, log_snr(model.sde, t_next)?);
@@ -71,28 +68,7 @@ impl ReverseStep for DpmSolverPP2M {
             }
         };
         history.evaluations.push((l_t, x0));
-        Ok(&x * (s_s / s_t) - &(d * (a_s * (-h).exp_m1())))
+        Ok((&x * (s_s / s_t) - &(d * (a_s * (-h).exp_m1())), 1))
     }
 }
 
-impl Sampler for DpmSolverPP2M {
-    fn name(&self) -> String {
-        format!("DPM-Solver++(2M), {} steps", self.schedule.steps)
-    }
-
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
-    }
-
-    fn sample(
-        &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        let grid = self.schedule.grid(sde)?;
-        run(self, Model { sde, score }, x_start, &grid, seed, record)
-    }
-}

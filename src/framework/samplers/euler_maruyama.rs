@@ -1,13 +1,13 @@
 //! Reverse-SDE Euler–Maruyama (seed 001 §3.2.2 "经验逆向时间 SDE", seed 000 §2.2.2):
-//! `x ← x − [f(x,t) − g² s(x,t)] Δt + g √Δt z` from `T` down to `ε`. It runs the crate's one
-//! SDE loop ([`crate::solvers::sde::solve`]) on the [`ReverseSde`] of the forward SDE.
+//! `x ← x − [f(x,t) − g² s(x,t)] Δt + g √Δt z` from `T` down to `ε`: chapter 2's
+//! [`EulerMaruyama`] step on the [`ReverseSde`] of the forward SDE.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
-use super::{Sampler, Schedule};
-use crate::framework::ForwardSde;
-use crate::sde_basics::{ReverseSde, Score};
-use crate::solvers::{EulerMaruyama, Noise, Record, SdeScheme, SdeSolution};
+use super::{History, Model, Sampler, Schedule};
+use crate::rng::{self, Rng};
+use crate::sde_basics::{ForwardSde, ReverseSde, TimeGrid};
+use crate::solvers::{EulerMaruyama, SdeScheme};
 use crate::Result;
 
 /// Euler–Maruyama on the reverse-time SDE.
@@ -31,25 +31,24 @@ impl Sampler for ReverseEulerMaruyama {
         format!("reverse-SDE Euler–Maruyama, {} steps", self.schedule.steps)
     }
 
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
     }
 
-    fn sample(
+    /// Chapter 2's [`EulerMaruyama`] step on the [`ReverseSde`], `ΔW = √|Δt| z`.
+    fn step(
         &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        let grid = self.schedule.grid(sde)?;
-        EulerMaruyama.solve(
-            &ReverseSde::new(sde, score),
-            x_start,
-            &grid,
-            Noise::Seed(seed),
-            record,
-        )
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        t_next: f64,
+        _history: &mut History,
+        rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        let dt = t_next - t;
+        let (n, d) = x.dim();
+        let dw = rng::normals(rng, n, d) * dt.abs().sqrt();
+        let reverse = ReverseSde::new(model.sde, model.score);
+        Ok((EulerMaruyama.step(&reverse, x, t, dt, dw.view())?, 1))
     }
 }

@@ -23,12 +23,9 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::schedule::log_snr;
-use super::steps::{run, History, Model, ReverseStep};
-use super::{Sampler, Schedule, Spacing};
-use crate::framework::ForwardSde;
+use super::{History, Model, Sampler, Schedule, Spacing};
 use crate::rng::Rng;
-use crate::sde_basics::Score;
-use crate::solvers::{Record, SdeSolution};
+use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
 /// Exponential Adams–Bashforth 2 predictor with Adams–Moulton 3 corrector, 1 NFE per step.
@@ -98,18 +95,15 @@ fn exp_step(
     Ok(out)
 }
 
-impl ReverseStep for ExpPc {
+impl Sampler for ExpPc {
     fn name(&self) -> String {
-        Sampler::name(self)
+        format!("exponential PC (AB2 + AM3), {} steps", self.schedule.steps)
     }
 
-    fn evals_per_step(&self) -> usize {
-        1
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
     }
 
-    /// `x` is the predicted state at `t`; `history.evaluations` holds the (at most two)
-    /// evaluations before it and `history.start` the corrected state the previous step
-    /// started from.
     fn step(
         &self,
         model: Model,
@@ -118,7 +112,7 @@ impl ReverseStep for ExpPc {
         t_next: f64,
         history: &mut History,
         _rng: &mut Rng,
-    ) -> Result<Array2<f64>> {
+    ) -> Result<(Array2<f64>, usize)> {
         let l_t = log_snr(model.sde, t)?;
         let d_t = model.denoise(x, t)?;
         // Correct the state at t with the parabola through the evaluations up to t.
@@ -145,31 +139,10 @@ impl ReverseStep for ExpPc {
         }
         history.evaluations.push((l_t, d_t));
         history.start = Some((t, corrected));
-        Ok(next)
+        Ok((next, 1))
     }
 }
 
-impl Sampler for ExpPc {
-    fn name(&self) -> String {
-        format!("exponential PC (AB2 + AM3), {} steps", self.schedule.steps)
-    }
-
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
-    }
-
-    fn sample(
-        &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        let grid = self.schedule.grid(sde)?;
-        run(self, Model { sde, score }, x_start, &grid, seed, record)
-    }
-}
 
 #[cfg(test)]
 mod tests {

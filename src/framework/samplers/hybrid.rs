@@ -3,15 +3,15 @@
 //! `T` to a switching time `t_s`, then any ODE sampler takes its state from `t_s` to `ε`.
 //! The noise injected early lets the sampler correct errors of the prior and of the score
 //! where the marginals are broad; the deterministic late stage converges fast where they are
-//! sharp. NFE: the sum of the stages'.
+//! sharp. It is one sampler on one grid (the two stages' grids joined at `t_s`) whose step is
+//! the SDE stage's above `t_s` and the ODE stage's below. NFE: the sum of the stages'.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
-use super::{DpmSolverPP2M, ReverseEulerMaruyama, Sampler, Schedule, Spacing};
+use super::{DpmSolverPP2M, History, Model, ReverseEulerMaruyama, Sampler, Schedule, Spacing};
 use crate::error::invalid;
-use crate::framework::ForwardSde;
-use crate::sde_basics::Score;
-use crate::solvers::{Record, SdeSolution};
+use crate::rng::Rng;
+use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
 /// Reverse-SDE Euler–Maruyama from `T` to `t_s`, then an ODE sampler from `t_s` to `ε`.
@@ -39,19 +39,28 @@ impl Hybrid {
     }
 }
 
+impl Hybrid {
+    /// The switching time `t_s`, where the SDE stage ends and the ODE stage begins.
+    fn t_switch(&self) -> f64 {
+        self.sde_stage.schedule.t_end
+    }
+}
+
 impl Sampler for Hybrid {
     fn name(&self) -> String {
         format!(
             "hybrid: SDE to t = {} ({}), then {}",
-            self.sde_stage.schedule.t_end,
+            self.t_switch(),
             self.sde_stage.name(),
             self.ode_stage.name()
         )
     }
 
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        let (t0, switch) = self.sde_stage.span(sde)?;
-        let (start, t1) = self.ode_stage.span(sde)?;
+    /// The SDE stage's grid from `T` to `t_s`, then the ODE stage's from `t_s` to `ε`.
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        let first = self.sde_stage.grid(sde)?;
+        let second = self.ode_stage.grid(sde)?;
+        let (switch, start) = (self.t_switch(), second.times()[0]);
         if (start - switch).abs() > 1e-12 * switch.max(1.0) {
             return invalid(
                 "ode_stage.t_start",
@@ -59,34 +68,30 @@ impl Sampler for Hybrid {
                 format!("must equal the SDE stage's end t = {switch}"),
             );
         }
-        Ok((t0, t1))
+        let mut times = first.times().to_vec();
+        times.extend(&second.times()[1..]);
+        TimeGrid::from_times(times)
     }
 
-    fn sample(
+    fn check(&self) -> Result<()> {
+        self.sde_stage.check()?;
+        self.ode_stage.check()
+    }
+
+    /// The SDE stage's step above `t_s`, the ODE stage's below (its history starts at `t_s`).
+    fn step(
         &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        self.span(sde)?;
-        let first = self.sde_stage.sample(sde, score, x_start, seed, record)?;
-        let second = self.ode_stage.sample(
-            sde,
-            score,
-            first.last().view(),
-            seed.wrapping_add(1),
-            record,
-        )?;
-        let nfe = first.nfe + second.nfe;
-        if record == Record::Final {
-            return Ok(SdeSolution { nfe, ..second });
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        t_next: f64,
+        history: &mut History,
+        rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        if t_next >= self.t_switch() {
+            self.sde_stage.step(model, x, t, t_next, history, rng)
+        } else {
+            self.ode_stage.step(model, x, t, t_next, history, rng)
         }
-        let mut times = first.times;
-        let mut states = first.states;
-        times.extend(second.times.into_iter().skip(1));
-        states.extend(second.states.into_iter().skip(1));
-        Ok(SdeSolution { times, states, nfe })
     }
 }

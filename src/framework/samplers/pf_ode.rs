@@ -5,18 +5,14 @@
 //! - Heun (explicit trapezoid): predictor `x̃ = x + F(x,t) Δt`, then
 //!   `x ← x + ½ [F(x,t) + F(x̃, t+Δt)] Δt`, 2 NFE per step, second order.
 //!
-//! Integration note: these steps run in the samplers' loop; when chapter 2's
-//! `solvers::solve_ode(stepper, system, x0, grid, record)` lands, `PfOde::sample` should call it
-//! with the [`ProbabilityFlow`] system instead.
+//! Both are chapter 2's steppers ([`Euler`], [`Heun`]) on the [`ProbabilityFlow`] system.
 
 use ndarray::{Array2, ArrayView2};
 
-use super::steps::{run, History, Model, ReverseStep};
-use super::{Sampler, Schedule};
-use crate::framework::ForwardSde;
+use super::{History, Model, Sampler, Schedule};
 use crate::rng::Rng;
-use crate::sde_basics::{ProbabilityFlow, Score};
-use crate::solvers::{OdeSystem, Record, SdeSolution, TimeGrid};
+use crate::sde_basics::{ForwardSde, ProbabilityFlow, Record, Score, Solution, TimeGrid};
+use crate::solvers::{solve_ode, Euler, Heun, OdeStepper};
 use crate::Result;
 
 /// The fixed-step ODE method.
@@ -47,41 +43,6 @@ impl PfOde {
     }
 }
 
-impl ReverseStep for PfOde {
-    fn name(&self) -> String {
-        Sampler::name(self)
-    }
-
-    fn evals_per_step(&self) -> usize {
-        match self.method {
-            PfMethod::Euler => 1,
-            PfMethod::Heun => 2,
-        }
-    }
-
-    fn step(
-        &self,
-        model: Model,
-        x: ArrayView2<f64>,
-        t: f64,
-        t_next: f64,
-        _history: &mut History,
-        _rng: &mut Rng,
-    ) -> Result<Array2<f64>> {
-        let flow = ProbabilityFlow::new(model.sde, model.score);
-        let dt = t_next - t;
-        let k1 = flow.rhs(x, t)?;
-        let euler = &x + &(&k1 * dt);
-        match self.method {
-            PfMethod::Euler => Ok(euler),
-            PfMethod::Heun => {
-                let k2 = flow.rhs(euler.view(), t_next)?;
-                Ok(&x + &((k1 + k2) * (0.5 * dt)))
-            }
-        }
-    }
-}
-
 /// The PF-ODE of `sde` with `score` integrated with `method` over any grid — decreasing
 /// (sampling, `T → ε`) or increasing (encoding data into latents, `0 → T`): unlike an SDE,
 /// the ODE runs both ways (seed 001 §3.1.4, advantage (1); §3.2.2 "逆映射").
@@ -92,12 +53,12 @@ pub fn solve(
     x0: ArrayView2<f64>,
     grid: &TimeGrid,
     record: Record,
-) -> Result<SdeSolution> {
-    let stepper = PfOde {
-        method,
-        schedule: Schedule::new(grid.steps()),
-    };
-    run(&stepper, Model { sde, score }, x0, grid, 0, record)
+) -> Result<Solution> {
+    let flow = ProbabilityFlow::new(sde, score);
+    match method {
+        PfMethod::Euler => solve_ode(&Euler, &flow, x0, grid, record),
+        PfMethod::Heun => solve_ode(&Heun, &flow, x0, grid, record),
+    }
 }
 
 impl Sampler for PfOde {
@@ -109,19 +70,25 @@ impl Sampler for PfOde {
         format!("PF-ODE {m}, {} steps", self.schedule.steps)
     }
 
-    fn span(&self, sde: &dyn ForwardSde) -> Result<(f64, f64)> {
-        self.schedule.span(sde)
+    fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
+        self.schedule.grid(sde)
     }
 
-    fn sample(
+    /// Chapter 2's [`Euler`] or [`Heun`] step on the [`ProbabilityFlow`] system.
+    fn step(
         &self,
-        sde: &dyn ForwardSde,
-        score: &dyn Score,
-        x_start: ArrayView2<f64>,
-        seed: u64,
-        record: Record,
-    ) -> Result<SdeSolution> {
-        let grid = self.schedule.grid(sde)?;
-        run(self, Model { sde, score }, x_start, &grid, seed, record)
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        t_next: f64,
+        _history: &mut History,
+        _rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        let flow = ProbabilityFlow::new(model.sde, model.score);
+        let h = t_next - t;
+        match self.method {
+            PfMethod::Euler => Euler.step(&flow, x, t, h),
+            PfMethod::Heun => Heun.step(&flow, x, t, h),
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::time::Instant;
 use ndarray::ArrayView2;
 
 use super::{
-    Ddim, DormandPrince, DpmSolverPP2M, ExpPc, Hybrid, PfMethod, PfOde, PredictorCorrector,
-    ReverseEulerMaruyama, Sampler,
+    AdaptivePfOde, Corrector, Ddim, DpmSolverPP2M, ExpPc, Hybrid, KDiffusion, KMethod, PfMethod,
+    PfOde, Pndm, Predictor, PredictorCorrector, ReverseEulerMaruyama, Sampler,
 };
 use crate::framework::ForwardSde;
 use crate::metrics::{quality, Quality};
@@ -26,7 +26,7 @@ pub enum Family {
     PfEuler,
     /// [`PfOde`] with Heun, uniform steps.
     PfHeun,
-    /// [`DormandPrince`] over a ladder of tolerances.
+    /// [`AdaptivePfOde`] over a ladder of tolerances.
     DormandPrince,
     /// [`PredictorCorrector`], one corrector step, uniform steps.
     PredictorCorrector,
@@ -40,11 +40,27 @@ pub enum Family {
     ExpPc,
     /// [`Hybrid`]: half the budget Euler–Maruyama from `T` to `t = 0.5`, half DPM-Solver++(2M).
     Hybrid,
+    /// score_sde's PC: reverse-diffusion predictor, Langevin corrector, `αᵢ`, noise-free end.
+    ScoreSdePc,
+    /// [`KDiffusion`] `heun` on Karras's grid ending at `σ = 0`.
+    KHeun,
+    /// [`KDiffusion`] `lms` (order ≤ 4) on Karras's grid ending at `σ = 0`.
+    KLms,
+    /// [`KDiffusion`] `dpmpp_2m` on Karras's grid ending at `σ = 0`.
+    KDpmPP2M,
+    /// [`KDiffusion`] `euler_ancestral` (η = 1) on Karras's grid ending at `σ = 0`.
+    KEulerAncestral,
+    /// [`KDiffusion`] `dpmpp_3m_sde` (η = 1) on Karras's grid ending at `σ = 0`.
+    KDpmPP3MSde,
+    /// [`Pndm`] PLMS, uniform steps.
+    Plms,
+    /// [`Pndm`] F-PNDM, uniform steps.
+    FPndm,
 }
 
 impl Family {
     /// All families, in table order.
-    pub const ALL: [Family; 10] = [
+    pub const ALL: [Family; 18] = [
         Family::EulerMaruyama,
         Family::PfEuler,
         Family::PfHeun,
@@ -55,6 +71,14 @@ impl Family {
         Family::DpmSolverPP2M,
         Family::ExpPc,
         Family::Hybrid,
+        Family::ScoreSdePc,
+        Family::KHeun,
+        Family::KLms,
+        Family::KDpmPP2M,
+        Family::KEulerAncestral,
+        Family::KDpmPP3MSde,
+        Family::Plms,
+        Family::FPndm,
     ];
 
     /// Short label for tables and legends.
@@ -70,6 +94,14 @@ impl Family {
             Family::DpmSolverPP2M => "DPM-Solver++(2M)",
             Family::ExpPc => "exponential PC",
             Family::Hybrid => "hybrid SDE→ODE",
+            Family::ScoreSdePc => "score_sde PC (RD + Langevin)",
+            Family::KHeun => "k-diffusion heun",
+            Family::KLms => "k-diffusion lms",
+            Family::KDpmPP2M => "k-diffusion dpmpp_2m",
+            Family::KEulerAncestral => "k-diffusion euler_ancestral",
+            Family::KDpmPP3MSde => "k-diffusion dpmpp_3m_sde",
+            Family::Plms => "PLMS",
+            Family::FPndm => "F-PNDM",
         }
     }
 
@@ -80,7 +112,7 @@ impl Family {
         if self == Family::DormandPrince {
             return [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
                 .iter()
-                .map(|&tol| Box::new(DormandPrince::new(tol, tol)) as Box<dyn Sampler>)
+                .map(|&tol| Box::new(AdaptivePfOde::new(tol, tol)) as Box<dyn Sampler>)
                 .collect();
         }
         budgets
@@ -105,6 +137,24 @@ impl Family {
             Family::Hybrid if half > 0 => {
                 Box::new(Hybrid::em_then_dpm_solver(0.5, half, nfe - half))
             }
+            Family::ScoreSdePc if half > 0 => Box::new(PredictorCorrector::score_sde(
+                Predictor::ReverseDiffusion,
+                Corrector::Langevin,
+                half,
+            )),
+            // heun's last step onto σ = 0 is one Euler step: 2 s − 1 NFE for s steps.
+            Family::KHeun if nfe >= 3 => Box::new(KDiffusion::new(KMethod::Heun, (nfe + 1) / 2)),
+            Family::KLms if nfe >= 2 => {
+                Box::new(KDiffusion::new(KMethod::Lms { order: nfe.min(4) }, nfe))
+            }
+            Family::KDpmPP2M if nfe >= 2 => Box::new(KDiffusion::new(KMethod::DpmPP2M, nfe)),
+            Family::KEulerAncestral if nfe >= 2 => {
+                Box::new(KDiffusion::new(KMethod::EulerAncestral, nfe))
+            }
+            Family::KDpmPP3MSde if nfe >= 2 => Box::new(KDiffusion::new(KMethod::DpmPP3MSde, nfe)),
+            // PLMS: one extra evaluation in its first step; F-PNDM: three extra each in three.
+            Family::Plms if nfe >= 2 => Box::new(Pndm::plms(nfe - 1)),
+            Family::FPndm if nfe >= 12 => Box::new(Pndm::f_pndm(nfe - 9)),
             _ => return None,
         })
     }

@@ -8,6 +8,14 @@ impl SdeScheme for MilsteinScheme {
         "Milstein"
     }
 
+    fn strong_order(&self) -> f64 {
+        1.0
+    }
+
+    fn weak_order(&self) -> f64 {
+        1.0
+    }
+
     fn step(&self, sde: &dyn Sde, x: ArrayView2<f64>, t: f64, dt: f64, dw: ArrayView2<f64>) -> Result<Array2<f64>> {
         let g = sde.diffusion(x, t)?;
         let mut next = &x + &(sde.drift(x, t)? * dt);

@@ -1,5 +1,6 @@
 //! Time embeddings for score networks `s_θ(x, t) = Network(x, TimeEmbedding(t))`
-//! (seed 000 §3.6.2), as candle modules: a batch of times `t` (`n × 1`, `f32`) in, `n × dim` out.
+//! (seed 000 §3.6.2), as candle modules — the one set of embeddings of the crate ([`super::ScoreNet`],
+//! [`super::UNet`], and chapter 3's figures): a batch of times `t` (`n × 1`, `f32`) in, `n × dim` out.
 //!
 //! - [`SinusoidalEmbedding`]: the Transformer/DDPM encoding `[sin(ω_k t), cos(ω_k t)]` with
 //!   geometric frequencies `ω_k = scale · max_period^{−k/(dim/2)}`;
@@ -66,32 +67,39 @@ impl Module for SinusoidalEmbedding {
     }
 }
 
-/// Random Fourier features of `t` with fixed Gaussian frequencies (Tancik et al. 2020).
-/// `⟨φ(t), φ(t')⟩ / (dim/2) = mean_k cos(2π w_k (t − t')) ≈ exp(−2π² scale² (t − t')²)`.
+/// Random Fourier features of `t` with fixed Gaussian frequencies (Tancik et al. 2020; Song et
+/// al. 2021's Gaussian Fourier projection): `[sin 2π b t, cos 2π b t]`, `b_k ~ N(0, scale²)`.
+/// `⟨φ(t), φ(t')⟩ / (dim/2) = mean_k cos(2π b_k (t − t')) ≈ exp(−2π² scale² (t − t')²)`.
 #[derive(Debug, Clone)]
 pub struct RandomFourierEmbedding {
-    omega: Tensor,
+    /// The frequencies `b` (`1 × dim/2`), kept fixed.
+    b: Tensor,
 }
 
 impl RandomFourierEmbedding {
-    /// `dim` outputs (even), `w_k ~ N(0, scale²)` drawn from `seed` (not trained).
+    /// `dim` outputs (even), `b_k ~ N(0, scale²)` drawn from `seed` (not trained).
     pub fn new(dim: usize, scale: f64, seed: u64, device: &Device) -> Result<Self> {
         let half = check_dim(dim)?;
         positive("scale", scale)?;
-        let w = rng::normals(&mut rng::seeded(seed), 1, half);
-        let omega: Vec<f32> = w
-            .iter()
-            .map(|v| (2.0 * std::f64::consts::PI * scale * v) as f32)
-            .collect();
+        let b = rng::normals(&mut rng::seeded(seed), 1, half);
+        let b: Vec<f32> = b.iter().map(|v| (scale * v) as f32).collect();
         Ok(Self {
-            omega: Tensor::from_vec(omega, (1, half), device)?,
+            b: Tensor::from_vec(b, (1, half), device)?,
         })
+    }
+
+    /// With given frequencies `b` (`1 × dim/2`), e.g. a network's saved variable: read at every
+    /// call, so loading a checkpoint into the variable changes the embedding.
+    pub fn from_frequencies(b: Tensor) -> Self {
+        Self { b }
     }
 }
 
 impl Module for RandomFourierEmbedding {
     fn forward(&self, t: &Tensor) -> candle_core::Result<Tensor> {
-        sin_cos(t, &self.omega)
+        check_times(t)?;
+        let arg = (t.broadcast_mul(&self.b)? * (2.0 * std::f64::consts::PI))?;
+        Tensor::cat(&[arg.sin()?, arg.cos()?], 1)
     }
 }
 

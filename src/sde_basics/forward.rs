@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::error::{invalid, positive_range};
+use crate::error::{check_time, positive_range};
 use crate::real::Real;
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, ProbabilityFlow, ReverseSde, Sde};
@@ -22,6 +22,21 @@ pub trait ForwardSde: Sde {
 
     /// The prior's standard deviation (`N(0, σ_prior² I)` approximates `p_T`).
     fn prior_std(&self) -> f64;
+
+    /// One step of the SDE's discrete chain from `t − dt` to `t` (`dt > 0`), score_sde's
+    /// `discretize`: `x_t = x_{t−dt} + f + G z`, returned as `(f, G)`. The default is
+    /// Euler's, `f = drift(x, t) dt`, `G = g(t) √dt` (score_sde's `SDE.discretize`, which its
+    /// sub-VP SDE keeps); the VE SDE gives SMLD's chain and the VP SDE DDPM's.
+    fn discretize(&self, x: ArrayView2<f64>, t: f64, dt: f64) -> Result<(Array2<f64>, f64)> {
+        match self.diffusion(x, t)? {
+            Diffusion::Scalar(g) => Ok((self.drift(x, t)? * dt, g * dt.sqrt())),
+            _ => crate::error::invalid(
+                "diffusion",
+                "a matrix or state-dependent G",
+                "discretize needs a scalar g(t)",
+            ),
+        }
+    }
 
     /// `n` samples of the `d`-dimensional prior.
     fn prior_sample(&self, n: usize, d: usize, rng: &mut Rng) -> Array2<f64> {
@@ -68,19 +83,14 @@ impl<S: ForwardSde + ?Sized> ForwardSde for &S {
     fn prior_sample(&self, n: usize, d: usize, rng: &mut Rng) -> Array2<f64> {
         (**self).prior_sample(n, d, rng)
     }
+    fn discretize(&self, x: ArrayView2<f64>, t: f64, dt: f64) -> Result<(Array2<f64>, f64)> {
+        (**self).discretize(x, t, dt)
+    }
     fn prior_log_density(&self, x: ArrayView2<f64>) -> Array1<f64> {
         (**self).prior_log_density(x)
     }
 }
 
-/// `t` if it lies in `[0, t_max]`, else an error naming it (shared by the forward SDEs).
-pub(crate) fn check_time(t: f64, t_max: f64) -> Result<f64> {
-    if t.is_finite() && (0.0..=t_max).contains(&t) {
-        Ok(t)
-    } else {
-        invalid("t", t, format!("must lie in [0, {t_max}]"))
-    }
-}
 
 /// Variance-preserving SDE (seed 001 §3.3): `dx = −½β(t) x dt + √β(t) dW`, `β` linear on `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,5 +149,13 @@ impl ForwardSde for VpSde {
 
     fn prior_std(&self) -> f64 {
         1.0
+    }
+
+    /// DDPM's chain (score_sde's `VPSDE.discretize`): `x_t = √(1 − β) x_{t−dt} + √β z` with the
+    /// step's exact `1 − β = (α(t)/α(t − dt))²` (score_sde uses `β_i = β(t_i)/N`, its first-order
+    /// value on its own grid).
+    fn discretize(&self, x: ArrayView2<f64>, t: f64, dt: f64) -> Result<(Array2<f64>, f64)> {
+        let a = self.marginal_mean_std(t)?.0 / self.marginal_mean_std(t - dt)?.0;
+        Ok((&x * (a - 1.0), (1.0 - a * a).sqrt()))
     }
 }

@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::ForwardSde;
-use crate::error::{invalid, positive_range};
+use crate::error::{check_time, positive_range};
 use crate::sde_basics::{Diffusion, Sde};
 use crate::Result;
 
@@ -42,7 +42,7 @@ impl VeSde {
 
     /// `σ(t) = σ_min (σ_max/σ_min)^t`.
     pub fn sigma(&self, t: f64) -> Result<f64> {
-        Ok(self.sigma_min * (check_time(t)? * self.log_ratio()).exp())
+        Ok(self.sigma_min * (check_time(t, 1.0)? * self.log_ratio()).exp())
     }
 
     /// `g(t) = √(dσ²/dt) = σ(t) √(2 ln(σ_max/σ_min))`.
@@ -53,7 +53,7 @@ impl VeSde {
     /// The kernel variance `σ(t)² − σ_min² = ∫₀ᵗ g(s)² ds`.
     pub fn variance(&self, t: f64) -> Result<f64> {
         // σ_min² (r^{2t} − 1), written with expm1 so that small t keeps its digits.
-        let t = check_time(t)?;
+        let t = check_time(t, 1.0)?;
         Ok(self.sigma_min.powi(2) * (2.0 * t * self.log_ratio()).exp_m1())
     }
 }
@@ -69,17 +69,10 @@ impl Default for VeSde {
     }
 }
 
-fn check_time(t: f64) -> Result<f64> {
-    if t.is_finite() && (0.0..=1.0).contains(&t) {
-        Ok(t)
-    } else {
-        invalid("t", t, "must lie in [0, 1]")
-    }
-}
 
 impl Sde for VeSde {
     fn drift(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
-        check_time(t)?;
+        check_time(t, 1.0)?;
         Ok(Array2::zeros(x.dim()))
     }
 
@@ -92,6 +85,13 @@ impl ForwardSde for VeSde {
     /// `α = 1`, `σ = √(σ(t)² − σ_min²)`.
     fn marginal_mean_std(&self, t: f64) -> Result<(f64, f64)> {
         Ok((1.0, self.variance(t)?.sqrt()))
+    }
+
+    /// SMLD's chain (score_sde's `VESDE.discretize`): `f = 0`,
+    /// `G = √(σ(t)² − σ(t − dt)²)` — the same numbers as score_sde's on its geometric grid.
+    fn discretize(&self, x: ArrayView2<f64>, t: f64, dt: f64) -> Result<(Array2<f64>, f64)> {
+        let g2 = self.variance(t)? - self.variance(t - dt)?;
+        Ok((Array2::zeros(x.dim()), g2.sqrt()))
     }
 
     fn prior_std(&self) -> f64 {

@@ -7,7 +7,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::forward::{check_time, ForwardSde, VpSde};
+use super::forward::{ForwardSde, VpSde};
+use crate::error::check_time;
 use crate::sde_basics::{Diffusion, Sde};
 use crate::Result;
 

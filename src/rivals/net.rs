@@ -1,0 +1,90 @@
+//! The networks of the rivals: seeded SiLU MLPs ([`crate::models::Mlp`]) in their own
+//! [`VarMap`]s, and the few tensor helpers their losses share.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use rand_distr::{Distribution, Uniform};
+
+use crate::error::invalid;
+use crate::models::Mlp;
+use crate::rng;
+use crate::Result;
+
+/// An MLP `dims[0] → … → dims[last]` with its parameters, initialised from `seed` with
+/// PyTorch's default `U(±1/√fan_in)` (weights and biases), variables visited in name order —
+/// the rule of the crate's other networks, so the numbers depend on the seed alone.
+pub(crate) struct SeededMlp {
+    pub mlp: Mlp,
+    pub varmap: VarMap,
+}
+
+impl SeededMlp {
+    pub fn new(dims: &[usize], device: &Device, seed: u64) -> Result<Self> {
+        if device.is_cpu() {
+            crate::models::keep_freed_buffers();
+        }
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let mlp = Mlp::new(vb, dims)?;
+        let mut rng = rng::seeded(seed);
+        {
+            let vars = varmap.data().lock().expect("var map lock");
+            let mut names: Vec<&String> = vars.keys().collect();
+            names.sort();
+            for name in names {
+                let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
+                let fan_in = vars[&format!("{prefix}.weight")].dims()[1];
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                let u = Uniform::new_inclusive(-bound, bound).expect("bound > 0");
+                let var = &vars[name];
+                let values: Vec<f32> = (0..var.elem_count())
+                    .map(|_| u.sample(&mut rng) as f32)
+                    .collect();
+                var.set(&Tensor::from_vec(values, var.shape().clone(), device)?)?;
+            }
+        }
+        Ok(Self { mlp, varmap })
+    }
+
+    /// The parameters in name order.
+    pub fn vars(&self) -> Vec<Var> {
+        let vars = self.varmap.data().lock().expect("var map lock");
+        let mut named: Vec<(&String, &Var)> = vars.iter().collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        named.into_iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn num_parameters(&self) -> usize {
+        self.vars().iter().map(|v| v.elem_count()).sum()
+    }
+}
+
+/// `[input, hidden…, output]`, checking that every hidden width is positive.
+pub(crate) fn widths(input: usize, hidden: &[usize], output: usize) -> Result<Vec<usize>> {
+    if hidden.is_empty() || hidden.contains(&0) {
+        return invalid(
+            "hidden",
+            format!("{hidden:?}"),
+            "need at least one hidden layer, every width > 0",
+        );
+    }
+    let mut dims = vec![input];
+    dims.extend(hidden);
+    dims.push(output);
+    Ok(dims)
+}
+
+/// `softplus(x) = log(1 + eˣ)`, computed as `max(x, 0) + log(1 + e^{−|x|})` (no overflow).
+pub(crate) fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?
+}
+
+/// `n` rows of `N(0, I_d)` from `rng`, as an `f32` tensor.
+pub(crate) fn normal_tensor(
+    rng: &mut rng::Rng,
+    n: usize,
+    d: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    crate::models::to_tensor(rng::normals(rng, n, d).view(), device)
+}

@@ -1,0 +1,176 @@
+//! The k-diffusion family against the real package: `tests/reference/k_diffusion.json` was
+//! written by `tests/reference/make_reference.py` from the published `k-diffusion` (its
+//! `sampling.py`, float64 torch) with the exact denoiser of the appendix mixture on the
+//! crate's VE SDE (σ_min = 0.01, σ_max = 10). Deterministic samplers (η = 0 for the
+//! stochastic ones) must give k-diffusion's trajectories to 1e-10; the stochastic ones
+//! (η = 1, different noise streams) its moments within the noise floor.
+
+use std::sync::Arc;
+
+use diffusion_sde::framework::samplers::*;
+use diffusion_sde::framework::{MixtureMarginal, VeSde};
+use diffusion_sde::prelude::*;
+use ndarray::Array2;
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/k_diffusion.json"
+    ))
+    .expect("the committed fixture");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn matrix(v: &Value) -> Array2<f64> {
+    let rows: Vec<Vec<f64>> = v.as_array().unwrap().iter().map(floats).collect();
+    let (n, d) = (rows.len(), rows[0].len());
+    Array2::from_shape_vec((n, d), rows.concat()).unwrap()
+}
+
+fn setting(fx: &Value) -> (VeSde, MixtureMarginal<VeSde>) {
+    let ve = &fx["ve"];
+    let sde = VeSde::new(
+        ve["sigma_min"].as_f64().unwrap(),
+        ve["sigma_max"].as_f64().unwrap(),
+    )
+    .unwrap();
+    (sde, MixtureMarginal::new(sde, GaussianMixture::appendix_2d()))
+}
+
+fn on_sigmas(name: &str, eta: f64, sigmas: Vec<f64>) -> KDiffusion {
+    let steps = sigmas.len() - 1;
+    KDiffusion::by_name(name, steps)
+        .unwrap()
+        .eta(eta)
+        .schedule(Schedule::new(steps).spacing(Spacing::Sigmas(Arc::new(sigmas))))
+}
+
+#[test]
+fn karras_and_exponential_schedules_match_k_diffusion() {
+    let fx = fixture();
+    let (sde, _) = setting(&fx);
+    let eps = fx["ve"]["t_end"].as_f64().unwrap();
+    for case in fx["schedules"].as_array().unwrap() {
+        let n = case["n"].as_u64().unwrap() as usize;
+        let spacing = match case["kind"].as_str().unwrap() {
+            "karras" => Spacing::Karras {
+                rho: case["rho"].as_f64().unwrap(),
+            },
+            _ => Spacing::LogSnr,
+        };
+        let ours = Schedule::new(n)
+            .spacing(spacing)
+            .to(eps)
+            .to_zero()
+            .sigmas(&sde)
+            .unwrap();
+        let theirs = floats(&case["sigmas"]);
+        assert_eq!(ours.len(), theirs.len());
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "{case}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn deterministic_samplers_follow_k_diffusion_to_1e_10() {
+    let fx = fixture();
+    let (sde, score) = setting(&fx);
+    let x_init = matrix(&fx["x_init"]);
+    let cases = fx["deterministic"].as_array().unwrap();
+    assert!(cases.len() >= 36);
+    for case in cases {
+        let name = case["sampler"].as_str().unwrap();
+        let sampler = on_sigmas(name, case["eta"].as_f64().unwrap(), floats(&case["sigmas"]));
+        let run = sampler
+            .sample(&sde, &score, x_init.view(), 0, Record::Every(1))
+            .unwrap();
+        let theirs = case["trajectory"].as_array().unwrap();
+        assert_eq!(run.states.len(), theirs.len(), "{name}");
+        let mut worst = 0.0_f64;
+        for (ours, theirs) in run.states.iter().zip(theirs) {
+            let diff = (ours - &matrix(theirs)).mapv(f64::abs);
+            worst = worst.max(diff.fold(0.0, |m: f64, &v| m.max(v)));
+        }
+        assert!(
+            worst <= 1e-10,
+            "{} on {} steps: largest difference {worst:e}",
+            sampler.name(),
+            case["n"]
+        );
+    }
+}
+
+#[test]
+fn stochastic_samplers_match_k_diffusion_moments_within_the_noise_floor() {
+    let fx = fixture();
+    let (sde, score) = setting(&fx);
+    for (k, case) in fx["stochastic"].as_array().unwrap().iter().enumerate() {
+        let name = case["sampler"].as_str().unwrap();
+        let sigmas = floats(&case["sigmas"]);
+        let count = case["count"].as_u64().unwrap() as usize;
+        let x = diffusion_sde::rng::normals(&mut diffusion_sde::rng::seeded(50 + k as u64), count, 2)
+            * sigmas[0];
+        let sampler = on_sigmas(name, case["eta"].as_f64().unwrap(), sigmas);
+        let out = sampler
+            .sample(&sde, &score, x.view(), 7 + k as u64, Record::Final)
+            .unwrap();
+        let y = out.states.last().unwrap();
+        let mean = y.mean_axis(ndarray::Axis(0)).unwrap();
+        let centred = y - &mean;
+        let cov = centred.t().dot(&centred) / (count as f64 - 1.0);
+        let (their_mean, their_cov) = (floats(&case["mean"]), matrix(&case["cov"]));
+        for i in 0..2 {
+            // Two independent samples of `count`: the difference of means has std
+            // √(2 var / count), of variances about √(2 · 2 var² / count).
+            let var = 0.5 * (cov[[i, i]] + their_cov[[i, i]]);
+            let se_mean = (2.0 * var / count as f64).sqrt();
+            assert!(
+                (mean[i] - their_mean[i]).abs() < 5.0 * se_mean,
+                "{name}: mean[{i}] {} vs {}",
+                mean[i],
+                their_mean[i]
+            );
+            for j in 0..2 {
+                let scale = (cov[[i, i]] * cov[[j, j]]).sqrt();
+                let se = (4.0 / count as f64).sqrt() * scale;
+                assert!(
+                    (cov[[i, j]] - their_cov[[i, j]]).abs() < 5.0 * se,
+                    "{name}: cov[{i}{j}] {} vs {}",
+                    cov[[i, j]],
+                    their_cov[[i, j]]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_input_names_the_value() {
+    let fx = fixture();
+    let (sde, score) = setting(&fx);
+    let x = Array2::zeros((2, 2));
+    let err = |s: &KDiffusion| {
+        s.sample(&sde, &score, x.view(), 0, Record::Final)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(KDiffusion::by_name("dpmpp_4m", 5).unwrap_err().to_string().contains("dpmpp_4m"));
+    assert!(Spacing::by_name("cosine").unwrap_err().to_string().contains("cosine"));
+    assert!(err(&KDiffusion::by_name("euler_ancestral", 5).unwrap().eta(1.5)).contains("1.5"));
+    let rho = KDiffusion::by_name("euler", 5)
+        .unwrap()
+        .schedule(Schedule::new(5).spacing(Spacing::Karras { rho: -2.0 }));
+    assert!(err(&rho).contains("-2"));
+    let lms = KDiffusion::new(KMethod::Lms { order: 6 }, 4);
+    assert!(err(&lms).contains('6'));
+    let up = on_sigmas("euler", 0.0, vec![5.0, 6.0, 0.0]);
+    assert!(err(&up).contains("6"));
+    let negative = on_sigmas("euler", 0.0, vec![5.0, 1.0, -0.5]);
+    assert!(err(&negative).contains("-0.5"));
+}
