@@ -156,13 +156,12 @@ PY
 # outputs. Not `required`: without the venv, git falls back to the file as it is.
 install_git_filter() {
     git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 || return 0 # an exported tree, not a clone
-    # Git runs filters from the top of the working tree: `.venv` is this checkout's own link to its
-    # venv, so the filter never names another checkout's venv or one that setup has since replaced.
-    local py=".venv/bin/python -m nbstripout"
+    # tools/strip-notebook.sh runs nbstripout from this checkout's own .venv (git runs filters
+    # from the top of the working tree), so checkouts sharing a .git never use each other's venv.
     local -A want=(
-        [filter.nbstripout.clean]="$py --keep-id --extra-keys metadata.language_info"
+        [filter.nbstripout.clean]="tools/strip-notebook.sh"
         [filter.nbstripout.smudge]="cat"
-        [diff.ipynb.textconv]="$py --keep-id --extra-keys metadata.language_info -t"
+        [diff.ipynb.textconv]="tools/strip-notebook.sh -t"
     )
     local key
     for key in "${!want[@]}"; do
