@@ -359,18 +359,15 @@ warm_build() {
 cmd_lab() {
     setup
     warm_build
-    # Not silenced: tornado's "websocket_ping_timeout (90000) cannot be longer than ...". jupyter_server
-    # needs a pong timeout above its ping interval (ws_ping_timeout = interval closes every kernel
-    # websocket after 30 s), tornado warns about exactly that.
-    local args=(--notebook-dir="$ROOT/notebooks")
+    # tools/jupyter_lab_config.py: figures saved without their PNG snapshots (tools/lab_save.py),
+    # tornado's ping-timeout warning dropped (its doc says why).
+    local args=(--notebook-dir="$ROOT/notebooks" --config="$ROOT/tools/jupyter_lab_config.py")
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
     if [[ "$(id -u)" == 0 ]]; then
         args+=(--allow-root) # containers, CI machines
     fi
-    # A saved notebook keeps its figures' JSON, not plotly's PNG snapshots of them (tools/lab_save.py).
-    args+=(--ContentsManager.pre_save_hook=lab_save.drop_figure_snapshots)
     PYTHONPATH="$ROOT/tools${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 

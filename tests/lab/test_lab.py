@@ -14,7 +14,8 @@ commands, saves, restarts a kernel, shuts everything down, and FAILS when
   * git's nbstripout filter is not set up, or the saved notebook does not clean to what the
     committed quickstart cleans to (an opened and run chapter would show as modified);
   * the terminal of `./workbook.sh lab` shows a line a user cannot act on (evcxr's "No
-    configuration file found", "Codec Error: Broken pipe", a websocket closed on ping timeout).
+    configuration file found", "Codec Error: Broken pipe", a websocket closed on ping timeout,
+    tornado's websocket_ping_timeout warning).
 It prints the timings a README quotes: JupyterLab ready (setup + warm build included), kernel
 idle, the first `:dep` of each kernel. The environment is passed on (WORKBOOK_QUICK=1 gives the
 reduced quickstart). Chromium and chromedriver: Debian's, as in tools/bookcheck.py.
@@ -44,9 +45,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 QUICKSTART = ROOT / "notebooks" / "00_quickstart.ipynb"
 MAX_SAVED_BYTES = 200_000
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-# (tornado's "websocket_ping_timeout ... cannot be longer than" is not among them yet: see cmd_lab.)
 UNACTIONABLE = [re.compile(p) for p in (r"No configuration file found", r"Codec Error",
-                                        r"WebSocket ping timeout")]
+                                        r"WebSocket ping timeout", r"websocket_ping_timeout")]
 
 # Resolves with the state of the notebook tab `path` (after RUN: all cells ran, plots drew).
 # A plot is a figure output (plotly's MIME type in the model); drawn = a .js-plotly-plot with
