@@ -64,7 +64,7 @@ from grading import rust, sandbox  # noqa: E402
 SOURCE = os.path.join(ROOT, "notebooks", "exercises")
 CHAPTERS = ["01_sde_basics_exercises.ipynb", "02_numerical_solvers_exercises.ipynb",
             "03_smld_to_sde_exercises.ipynb", "04_unified_framework_exercises.ipynb",
-            "05_appendix_exercises.ipynb"]
+            "04c_generative_models_exercises.ipynb", "05_appendix_exercises.ipynb"]
 NBGRADER_KEYS = {"grade", "grade_id", "locked", "schema_version", "solution", "task"}
 
 
