@@ -25,7 +25,7 @@ mod convert;
 mod denoiser;
 mod device;
 pub mod embeddings;
-mod init;
+pub(crate) mod init;
 pub mod kernels;
 mod mlp;
 mod score_net;
