@@ -190,12 +190,14 @@ fn given_times_are_a_schedule() {
     let times: Vec<f64> = TimeGrid::uniform(1.0, 1e-3, 12).unwrap().times().to_vec();
     let given = ExpPc {
         schedule: Schedule::new(12).spacing(Spacing::Times(std::sync::Arc::new(times))),
+        weights: Weights::Exact,
     };
     let a = given
         .sample(&sde, &score, x_t.view(), 0, Record::Final)
         .unwrap();
     let b = ExpPc {
         schedule: Schedule::new(12),
+        weights: Weights::Exact,
     }
     .sample(&sde, &score, x_t.view(), 0, Record::Final)
     .unwrap();
@@ -284,6 +286,7 @@ fn bad_input_names_the_value() {
         },
         ode_stage: Box::new(ExpPc {
             schedule: Schedule::new(5).from(0.4),
+            weights: Weights::Exact,
         }),
     });
     assert!(e.contains("0.4") && e.contains("0.5"), "{e}");
@@ -292,6 +295,7 @@ fn bad_input_names_the_value() {
             spacing: Spacing::Times(std::sync::Arc::new(vec![1.0, 0.5])),
             ..Schedule::new(3)
         },
+        weights: Weights::Exact,
     });
     assert!(e.contains("Times"), "{e}");
     // Data of the wrong dimension for the score, and non-finite starts.

@@ -19,6 +19,22 @@
 //! The evaluation at the predicted point serves both the correction and the next
 //! prediction, so the corrector costs no extra NFE: one NFE per step, one order more than
 //! DPM-Solver++(2M). The last step (to `ε`) is not corrected.
+//!
+//! **Where it differs from UniPC** (diffusers' `UniPCMultistepScheduler` with its defaults
+//! `solver_order=2`, `solver_type="bh2"`, `predict_x0=True`; `tests/samplers_diffusers.rs`):
+//! the structure is the same — UniP-2 predictor, UniC corrector reusing the next step's
+//! evaluation, first step DDIM, the last prediction not corrected — and so is the corrector
+//! through three evaluations (UniC-2 solves for the exact weights of the parabola). The
+//! difference is in the two-point rules: UniPC fixes the weight of the difference term at
+//! `ρ = ½` with `B(h) = 1 − e^{−h}` — `α_s(1 − e^{−h})[D_0 + ½ (h/u_1)(D_1 − D_0)]` for the
+//! line through `D_0` (at `u = 0`) and `D_1` (at `u_1`) — where this sampler integrates the
+//! line exactly, `α_s[(1 − e^{−h}) D_0 + (h − 1 + e^{−h})/u_1 (D_1 − D_0)]`. They agree to
+//! `O(h²)` per step: UniPC's predictor is DPM-Solver++(2M)'s, this one's is one power of
+//! `h` more accurate in its weights (same order). That touches every prediction and the
+//! first correction. [`Weights::UniPcBh2`] takes UniPC's rule and then reproduces diffusers'
+//! trajectories to 1e-10 (on its discrete timesteps, ending at `σ = 0` with its
+//! `lower_order_final`: the last step from the uncorrected state onto `x̂_0`, which is
+//! [`super::Sampler::step_to_zero`]).
 
 use ndarray::{Array2, ArrayView2};
 
@@ -28,11 +44,23 @@ use crate::rng::Rng;
 use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
+/// How a step through two evaluations weighs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Weights {
+    /// The line integrated exactly against `e^{u−h}`.
+    #[default]
+    Exact,
+    /// UniPC's `bh2` rule (`ρ = ½`, `B(h) = 1 − e^{−h}`), as diffusers' `UniPCMultistepScheduler`.
+    UniPcBh2,
+}
+
 /// Exponential Adams–Bashforth 2 predictor with Adams–Moulton 3 corrector, 1 NFE per step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpPc {
     /// The time grid.
     pub schedule: Schedule,
+    /// The two-point rule (exact by default; UniPC's as an option).
+    pub weights: Weights,
 }
 
 impl ExpPc {
@@ -40,13 +68,40 @@ impl ExpPc {
     pub fn new(steps: usize) -> Self {
         Self {
             schedule: Schedule::new(steps).spacing(Spacing::LogSnr),
+            weights: Weights::Exact,
         }
+    }
+
+    /// UniPC (bh2, order 2) on the same grid: [`Weights::UniPcBh2`].
+    pub fn unipc(steps: usize) -> Self {
+        Self {
+            weights: Weights::UniPcBh2,
+            ..Self::new(steps)
+        }
+    }
+}
+
+/// The weights of `rule` on the nodes `u_j` (at most three): [`exact_weights`], except that
+/// UniPC's rule replaces those of a line through `u = 0` and `u_1`.
+fn weights(nodes: &[f64], h: f64, rule: Weights) -> Vec<f64> {
+    match (rule, nodes) {
+        (Weights::UniPcBh2, &[u0, u1]) if u0 == 0.0 || u1 == 0.0 => {
+            let other = if u0 == 0.0 { u1 } else { u0 };
+            let b = -(-h).exp_m1();
+            let w_other = 0.5 * b * h / other;
+            if u0 == 0.0 {
+                vec![b - w_other, w_other]
+            } else {
+                vec![w_other, b - w_other]
+            }
+        }
+        _ => exact_weights(nodes, h),
     }
 }
 
 /// Weights `w_j = ∫₀ʰ e^{u−h} ℓ_j(u) du` of the Lagrange basis `ℓ_j` on the nodes `u_j`
 /// (at most three here), so that `∫₀ʰ e^{u−h} P(u) du = Σ_j w_j P(u_j)` for `deg P < nodes`.
-fn weights(nodes: &[f64], h: f64) -> Vec<f64> {
+fn exact_weights(nodes: &[f64], h: f64) -> Vec<f64> {
     let mut moments = vec![-(-h).exp_m1()];
     for k in 1..nodes.len() {
         let prev = moments[k - 1];
@@ -79,6 +134,7 @@ fn weights(nodes: &[f64], h: f64) -> Vec<f64> {
 /// `(σ_s/σ_t) x_t + α_s Σ_j w_j D_j` for evaluations `D_j` at `λ_j`.
 fn exp_step(
     model: Model,
+    rule: Weights,
     x_t: ArrayView2<f64>,
     t: f64,
     s: f64,
@@ -89,7 +145,7 @@ fn exp_step(
     let (l_t, l_s) = (log_snr(model.sde, t)?, log_snr(model.sde, s)?);
     let nodes: Vec<f64> = points.iter().map(|(l, _)| l - l_t).collect();
     let mut out = &x_t * (s_s / s_t);
-    for (w, (_, d)) in weights(&nodes, l_s - l_t).into_iter().zip(points) {
+    for (w, (_, d)) in weights(&nodes, l_s - l_t, rule).into_iter().zip(points) {
         out.scaled_add(a_s * w, d);
     }
     Ok(out)
@@ -97,7 +153,10 @@ fn exp_step(
 
 impl Sampler for ExpPc {
     fn name(&self) -> String {
-        format!("exponential PC (AB2 + AM3), {} steps", self.schedule.steps)
+        match self.weights {
+            Weights::Exact => format!("exponential PC (AB2 + AM3), {} steps", self.schedule.steps),
+            Weights::UniPcBh2 => format!("UniPC (bh2, order 2), {} steps", self.schedule.steps),
+        }
     }
 
     fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
@@ -121,7 +180,7 @@ impl Sampler for ExpPc {
                 let mut pts: Vec<(f64, &Array2<f64>)> =
                     history.evaluations.iter().map(|(l, d)| (*l, d)).collect();
                 pts.push((l_t, &d_t));
-                exp_step(model, x_prev.view(), *t_prev, t, &pts)?
+                exp_step(model, self.weights, x_prev.view(), *t_prev, t, &pts)?
             }
             None => x.to_owned(),
         };
@@ -133,7 +192,7 @@ impl Sampler for ExpPc {
             .into_iter()
             .collect();
         pts.push((l_t, &d_t));
-        let next = exp_step(model, corrected.view(), t, t_next, &pts)?;
+        let next = exp_step(model, self.weights, corrected.view(), t, t_next, &pts)?;
         if history.evaluations.len() == 2 {
             history.evaluations.remove(0);
         }
@@ -146,7 +205,7 @@ impl Sampler for ExpPc {
 
 #[cfg(test)]
 mod tests {
-    use super::weights;
+    use super::exact_weights;
 
     /// The weights integrate `e^{u−h} P(u)` exactly for polynomials of degree < nodes
     /// (checked against Simpson's rule on a fine grid).
@@ -154,7 +213,7 @@ mod tests {
     fn weights_integrate_polynomials_exactly() {
         let h = 0.7;
         let nodes = [-0.9, -0.4, h];
-        let w = weights(&nodes, h);
+        let w = exact_weights(&nodes, h);
         for p in [[1.0, 0.0, 0.0], [0.3, -2.0, 0.0], [-1.0, 0.5, 1.5]] {
             let poly = |u: f64| p[0] + p[1] * u + p[2] * u * u;
             let m = 2000;

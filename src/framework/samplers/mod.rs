@@ -41,7 +41,7 @@ pub use ddim::Ddim;
 pub use dormand_prince::AdaptivePfOde;
 pub use dpm_solver::DpmSolverPP2M;
 pub use euler_maruyama::ReverseEulerMaruyama;
-pub use exp_pc::ExpPc;
+pub use exp_pc::{ExpPc, Weights};
 pub use hybrid::Hybrid;
 pub use k_diffusion::{KDiffusion, KMethod};
 pub use k_dpm_solver::{DpmAdaptive, DpmFast};
