@@ -191,6 +191,7 @@ fn given_times_are_a_schedule() {
     let given = ExpPc {
         schedule: Schedule::new(12).spacing(Spacing::Times(std::sync::Arc::new(times))),
         weights: Weights::Exact,
+        order: 2,
     };
     let a = given
         .sample(&sde, &score, x_t.view(), 0, Record::Final)
@@ -198,6 +199,7 @@ fn given_times_are_a_schedule() {
     let b = ExpPc {
         schedule: Schedule::new(12),
         weights: Weights::Exact,
+        order: 2,
     }
     .sample(&sde, &score, x_t.view(), 0, Record::Final)
     .unwrap();
@@ -287,6 +289,7 @@ fn bad_input_names_the_value() {
         ode_stage: Box::new(ExpPc {
             schedule: Schedule::new(5).from(0.4),
             weights: Weights::Exact,
+            order: 2,
         }),
     });
     assert!(e.contains("0.4") && e.contains("0.5"), "{e}");
@@ -296,6 +299,7 @@ fn bad_input_names_the_value() {
             ..Schedule::new(3)
         },
         weights: Weights::Exact,
+        order: 2,
     });
     assert!(e.contains("Times"), "{e}");
     // Data of the wrong dimension for the score, and non-finite starts.

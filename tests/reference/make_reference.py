@@ -13,6 +13,7 @@ kernel std is sigma~(t) = sqrt(sigma(t)^2 - sigma_min^2), and the appendix mixtu
 denoiser E[x0 | x0 + sigma z = x] = x + sigma^2 grad log p_sigma(x) is written below in
 float64 torch. Usage: python3 tests/reference/make_reference.py
 """
+import itertools
 import json
 import math
 import os
@@ -275,8 +276,8 @@ def vp_setting(torch, weights, means, var):
 def write_diffusers(torch, md, x_init, weights, means, var):
     """diffusers' DDIMScheduler (eta = 0: trajectories), DDPMScheduler (the posterior mean and
     std of each step from given states; the moments of whole chains) and
-    UniPCMultistepScheduler (bh2, order 2, x0-prediction, lower_order_final, final sigma 0:
-    trajectories) on the crate's VP SDE. Each run lists its timesteps as the crate's times
+    UniPCMultistepScheduler (bh2, orders 2 and 3, x0-prediction, lower_order_final, final
+    sigma 0: trajectories) on the crate's VP SDE. Each run lists its timesteps as the crate's times
     (k + 1)/1000, then 0 for the final step onto alpha = 1."""
     from diffusers import DDIMScheduler, DDPMScheduler, UniPCMultistepScheduler
 
@@ -340,8 +341,8 @@ def write_diffusers(torch, md, x_init, weights, means, var):
         out["ddpm_chains"].append({"n": n, "times": times(sched.timesteps), "count": count,
                                    "mean": x.mean(0).tolist(), "cov": torch.cov(x.T).tolist()})
 
-    for n in [5, 10, 20]:
-        sched = UniPCMultistepScheduler(**common, solver_order=2, prediction_type="epsilon",
+    for order, n in itertools.product([2, 3], [5, 10, 20]):
+        sched = UniPCMultistepScheduler(**common, solver_order=order, prediction_type="epsilon",
                                         predict_x0=True, solver_type="bh2",
                                         lower_order_final=True, timestep_spacing="linspace",
                                         final_sigmas_type="zero")
@@ -353,7 +354,8 @@ def write_diffusers(torch, md, x_init, weights, means, var):
         for k in sched.timesteps:
             x = sched.step(eps_model(x, int(k)), k, x).prev_sample
             traj.append(x.tolist())
-        out["unipc"].append({"n": n, "times": times(sched.timesteps), "trajectory": traj})
+        out["unipc"].append({"order": order, "n": n, "times": times(sched.timesteps),
+                             "trajectory": traj})
 
     path = HERE / "diffusers.json"
     path.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")

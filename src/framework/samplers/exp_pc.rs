@@ -11,14 +11,17 @@
 //! so a step only has to approximate `D` along `[λ_t, λ_s]`, by a polynomial in `λ`, and
 //! integrate it against `e^{u−h}` exactly (`∫₀ʰ e^{u−h} u^k du = h^k − k·∫₀ʰ e^{u−h} u^{k−1} du`):
 //!
-//! - predictor (exponential Adams–Bashforth 2): `D` extrapolated by the line through the
-//!   last two evaluations — DPM-Solver++(2M) with the exact weights;
-//! - corrector (exponential Adams–Moulton 3): once `D` has been evaluated at the predicted
-//!   point, the step is redone with the parabola through the last three evaluations.
+//! - predictor (exponential Adams–Bashforth `p`, default `p = 2`): `D` extrapolated by the
+//!   polynomial through the last `p` evaluations — for `p = 2` the line, DPM-Solver++(2M) with
+//!   the exact weights;
+//! - corrector (exponential Adams–Moulton `p + 1`): once `D` has been evaluated at the
+//!   predicted point, the step is redone with the polynomial through the last `p + 1`
+//!   evaluations (for `p = 2` the parabola through three).
 //!
 //! The evaluation at the predicted point serves both the correction and the next
-//! prediction, so the corrector costs no extra NFE: one NFE per step, one order more than
-//! DPM-Solver++(2M). The last step (to `ε`) is not corrected.
+//! prediction, so the corrector costs no extra NFE: one NFE per step, order `p + 1` (one more
+//! than DPM-Solver++(2M) at `p = 2`). While the history is short the orders are lower (the
+//! first step is DDIM). The last step (to `ε`) is not corrected.
 //!
 //! **Where it differs from UniPC** (diffusers' `UniPCMultistepScheduler` with its defaults
 //! `solver_order=2`, `solver_type="bh2"`, `predict_x0=True`; `tests/samplers_diffusers.rs`):
@@ -34,12 +37,17 @@
 //! first correction. [`Weights::UniPcBh2`] takes UniPC's rule and then reproduces diffusers'
 //! trajectories to 1e-10 (on its discrete timesteps, ending at `σ = 0` with its
 //! `lower_order_final`: the last step from the uncorrected state onto `x̂_0`, which is
-//! [`super::Sampler::step_to_zero`]).
+//! [`super::Sampler::step_to_zero`]). With `order = 3` the structure is UniPC-3's
+//! (`solver_order=3`, which diffusers recommends for unconditional sampling): its three- and
+//! four-point rules are exact, so again only the two-point ones differ (the warm-up, and the
+//! step before last, which `lower_order_final` — applied only with UniPC's rule — lowers to
+//! order 2; the exact rule keeps order 3 there).
 
 use ndarray::{Array2, ArrayView2};
 
 use super::schedule::log_snr;
 use super::{History, Model, Sampler, Schedule, Spacing};
+use crate::error::invalid;
 use crate::rng::Rng;
 use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
@@ -61,14 +69,18 @@ pub struct ExpPc {
     pub schedule: Schedule,
     /// The two-point rule (exact by default; UniPC's as an option).
     pub weights: Weights,
+    /// The predictor's order `p ∈ {1, 2, 3}` (default 2): Adams–Bashforth through `p`
+    /// evaluations, Adams–Moulton through `p + 1`, order `p + 1`.
+    pub order: usize,
 }
 
 impl ExpPc {
-    /// `steps` steps equally spaced in `λ` from `T` to `ε = 10⁻³`.
+    /// `steps` steps equally spaced in `λ` from `T` to `ε = 10⁻³`, order 2.
     pub fn new(steps: usize) -> Self {
         Self {
             schedule: Schedule::new(steps).spacing(Spacing::LogSnr),
             weights: Weights::Exact,
+            order: 2,
         }
     }
 
@@ -77,6 +89,27 @@ impl ExpPc {
         Self {
             weights: Weights::UniPcBh2,
             ..Self::new(steps)
+        }
+    }
+
+    /// The same with predictor order `p` (`p = 3`: AB3 + AM4, UniPC-3's structure).
+    pub fn order(self, p: usize) -> Self {
+        Self { order: p, ..self }
+    }
+
+    /// The same on another schedule.
+    pub fn schedule(self, schedule: Schedule) -> Self {
+        Self { schedule, ..self }
+    }
+
+    /// The predictor's order at step `i`: `p`, lowered while the history is short
+    /// (`i + 1` evaluations) and, for UniPC's rule, near the end as diffusers'
+    /// `lower_order_final` (`steps − i`).
+    fn order_at(&self, i: usize) -> usize {
+        let order = self.order.min(i + 1);
+        match self.weights {
+            Weights::Exact => order,
+            Weights::UniPcBh2 => order.min(self.schedule.steps.saturating_sub(i)).max(1),
         }
     }
 }
@@ -100,7 +133,7 @@ fn weights(nodes: &[f64], h: f64, rule: Weights) -> Vec<f64> {
 }
 
 /// Weights `w_j = ∫₀ʰ e^{u−h} ℓ_j(u) du` of the Lagrange basis `ℓ_j` on the nodes `u_j`
-/// (at most three here), so that `∫₀ʰ e^{u−h} P(u) du = Σ_j w_j P(u_j)` for `deg P < nodes`.
+/// (at most four here), so that `∫₀ʰ e^{u−h} P(u) du = Σ_j w_j P(u_j)` for `deg P < nodes`.
 fn exact_weights(nodes: &[f64], h: f64) -> Vec<f64> {
     let mut moments = vec![-(-h).exp_m1()];
     for k in 1..nodes.len() {
@@ -153,14 +186,22 @@ fn exp_step(
 
 impl Sampler for ExpPc {
     fn name(&self) -> String {
+        let (p, steps) = (self.order, self.schedule.steps);
         match self.weights {
-            Weights::Exact => format!("exponential PC (AB2 + AM3), {} steps", self.schedule.steps),
-            Weights::UniPcBh2 => format!("UniPC (bh2, order 2), {} steps", self.schedule.steps),
+            Weights::Exact => format!("exponential PC (AB{p} + AM{}), {steps} steps", p + 1),
+            Weights::UniPcBh2 => format!("UniPC (bh2, order {p}), {steps} steps"),
         }
     }
 
     fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
         self.schedule.grid(sde)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(1..=3).contains(&self.order) {
+            return invalid("order", self.order, "the exponential PC's order must be 1, 2 or 3");
+        }
+        Ok(())
     }
 
     fn step(
@@ -174,26 +215,25 @@ impl Sampler for ExpPc {
     ) -> Result<(Array2<f64>, usize)> {
         let l_t = log_snr(model.sde, t)?;
         let d_t = model.denoise(x, t)?;
-        // Correct the state at t with the parabola through the evaluations up to t.
+        let newest = |k: usize| -> Vec<(f64, &Array2<f64>)> {
+            let e = &history.evaluations;
+            e[e.len() - k..].iter().map(|(l, d)| (*l, d)).collect()
+        };
+        // Correct the state at t with the polynomial through the previous step's
+        // evaluations and this one.
         let corrected = match &history.start {
             Some((t_prev, x_prev)) => {
-                let mut pts: Vec<(f64, &Array2<f64>)> =
-                    history.evaluations.iter().map(|(l, d)| (*l, d)).collect();
+                let mut pts = newest(self.order_at(history.step - 1));
                 pts.push((l_t, &d_t));
                 exp_step(model, self.weights, x_prev.view(), *t_prev, t, &pts)?
             }
             None => x.to_owned(),
         };
-        // Predict t_next with the line through the last two evaluations.
-        let mut pts: Vec<(f64, &Array2<f64>)> = history
-            .evaluations
-            .last()
-            .map(|(l, d)| (*l, d))
-            .into_iter()
-            .collect();
+        // Predict t_next with the polynomial through the newest evaluations.
+        let mut pts = newest(self.order_at(history.step) - 1);
         pts.push((l_t, &d_t));
         let next = exp_step(model, self.weights, corrected.view(), t, t_next, &pts)?;
-        if history.evaluations.len() == 2 {
+        if history.evaluations.len() == self.order {
             history.evaluations.remove(0);
         }
         history.evaluations.push((l_t, d_t));
@@ -201,7 +241,6 @@ impl Sampler for ExpPc {
         Ok((next, 1))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
