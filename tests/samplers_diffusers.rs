@@ -128,3 +128,24 @@ fn unipc_rule_follows_diffusers_to_1e_10_and_exact_weights_differ() {
         assert!(apart > 1e-6, "{}: exact weights {apart:e} from UniPC's", unipc.name());
     }
 }
+
+#[test]
+fn bad_input_names_the_value() {
+    let (_, sde, score) = setting();
+    let x = ndarray::Array2::zeros((2, 2));
+    let err = |s: &dyn Sampler| s.sample(&sde, &score, x.view(), 0, Record::Final).unwrap_err().to_string();
+    for order in [0, 4] {
+        let e = err(&ExpPc::unipc(10).order(order));
+        assert!(e.contains("order") && e.contains(&order.to_string()), "{e}");
+    }
+    let e = err(&Ddim::new(-0.1, 10));
+    assert!(e.contains("-0.1"), "{e}");
+    let rising = Schedule::new(3)
+        .from(0.9)
+        .to(0.1)
+        .spacing(Spacing::Times(Arc::new(vec![0.9, 0.95, 0.5, 0.1])));
+    let e = err(&Ddim { schedule: rising, eta: 0.0 });
+    assert!(e.contains("0.95"), "{e}");
+    let e = err(&ExpPc::new(5).schedule(Schedule::new(5).spacing(Spacing::Karras { rho: 0.0 })));
+    assert!(e.contains("rho") && e.contains('0'), "{e}");
+}
