@@ -16,7 +16,7 @@
 //! | score_sde predictor–corrector: {EM, reverse diffusion, ancestral, none} × {Langevin, annealed Langevin, none} | [`predictor_corrector`] | corrector steps + 1 |
 //! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
-//! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
+//! | exponential Adams predictor–corrector of order p, UniPC-style, and UniPC itself ([`Weights::UniPcBh2`]) (seed 000 §2.5.3) | [`exp_pc`] | 1 |
 //! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
 //! | k-diffusion's `dpm_fast` and `dpm_adaptive` (DPM-Solver-1/2/3 in `λ = −log σ̃`) | [`k_dpm_solver`] | its order (1–3); adaptive |
 //! | PNDM: PLMS and F-PNDM on the DDIM transfer (seed 000 §2.5.3) | [`pndm`] | 1 (2 or 4 while warming up) |
