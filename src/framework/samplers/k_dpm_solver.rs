@@ -33,7 +33,7 @@ use ndarray::{Array2, ArrayView2, Zip};
 use super::k_diffusion::{ancestral_step, View};
 use super::schedule::{check_span, log_snr, time_of_sigma, DEFAULT_EPS};
 use super::{History, Model, Sampler, Schedule, Spacing};
-use crate::error::{invalid, positive};
+use crate::error::{all_finite, batch_shape, invalid, positive};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{ForwardSde, Record, Score, Solution, TimeGrid};
 use crate::Result;
@@ -326,6 +326,8 @@ impl DpmAdaptive {
         t_next: f64,
         rng: &mut Rng,
     ) -> Result<(Vec<(f64, Array2<f64>)>, usize)> {
+        batch_shape("x_start.shape", x)?;
+        all_finite("the initial state x_start", x.iter())?;
         let sde = model.sde;
         let view = View { model };
         let (lam_end, mut s) = (log_snr(sde, t_next)?, log_snr(sde, t)?);
@@ -356,7 +358,9 @@ impl DpmAdaptive {
                 let delta = self.atol.max(self.rtol * l.abs().max(p.abs()));
                 sum += ((l - hi) / delta).powi(2);
             });
-            if pid.propose(sum.sqrt() / scale) {
+            let error = sum.sqrt() / scale;
+            all_finite(format!("dpm_adaptive's error estimate at σ̃ = {}", (-s).exp()), [&error])?;
+            if pid.propose(error) {
                 x_prev = low;
                 xs = high;
                 if up > 0.0 {
