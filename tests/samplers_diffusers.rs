@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use diffusion_sde::framework::samplers::*;
 use diffusion_sde::framework::MixtureMarginal;
-use diffusion_sde::solvers::Solution;
 use diffusion_sde::prelude::*;
+use diffusion_sde::solvers::Solution;
 use serde_json::Value;
 
 #[path = "reference/fixtures.rs"]
@@ -24,7 +24,11 @@ use fixtures::{assert_moments, floats, largest_difference, matrix};
 fn setting() -> (Value, VpSde, MixtureMarginal<VpSde>) {
     let fx = fixtures::fixture("diffusers.json");
     let vp = &fx["vp"];
-    let sde = VpSde::new(vp["beta_min"].as_f64().unwrap(), vp["beta_max"].as_f64().unwrap()).unwrap();
+    let sde = VpSde::new(
+        vp["beta_min"].as_f64().unwrap(),
+        vp["beta_max"].as_f64().unwrap(),
+    )
+    .unwrap();
     let score = MixtureMarginal::new(sde, GaussianMixture::appendix_2d());
     (fx, sde, score)
 }
@@ -64,9 +68,15 @@ fn ddim_eta_0_follows_diffusers_to_1e_10() {
             schedule: schedule(case),
             eta: 0.0,
         };
-        let run = ddim.sample(&sde, &score, x.view(), 0, Record::Every(1)).unwrap();
+        let run = ddim
+            .sample(&sde, &score, x.view(), 0, Record::Every(1))
+            .unwrap();
         let worst = trajectory_difference(&run, case);
-        assert!(worst <= 1e-10, "{}: largest difference {worst:e}", ddim.name());
+        assert!(
+            worst <= 1e-10,
+            "{}: largest difference {worst:e}",
+            ddim.name()
+        );
         assert_eq!(run.nfe, ddim.schedule.steps);
     }
 }
@@ -74,17 +84,29 @@ fn ddim_eta_0_follows_diffusers_to_1e_10() {
 #[test]
 fn ddpm_step_has_diffusers_posterior_mean_and_std() {
     let (fx, sde, score) = setting();
-    let model = Model { sde: &sde, score: &score };
+    let model = Model {
+        sde: &sde,
+        score: &score,
+    };
     for case in fx["ddpm_steps"].as_array().unwrap() {
         let times = floats(&case["times"]);
         let ddpm = Ddim::ddpm_ancestral(times.len() - 1);
         for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
             let x = matrix(&step["x"]);
-            let (mean, std) = ddpm.mean_std(model, x.view(), times[i], times[i + 1]).unwrap();
+            let (mean, std) = ddpm
+                .mean_std(model, x.view(), times[i], times[i + 1])
+                .unwrap();
             let worst = largest_difference(&mean, &matrix(&step["mean"]));
-            assert!(worst <= 1e-10, "step {i} of {}: mean differs by {worst:e}", times.len() - 1);
+            assert!(
+                worst <= 1e-10,
+                "step {i} of {}: mean differs by {worst:e}",
+                times.len() - 1
+            );
             let theirs = step["std"].as_f64().unwrap();
-            assert!((std - theirs).abs() <= 1e-12 * theirs.max(1e-3), "step {i}: std {std} vs {theirs}");
+            assert!(
+                (std - theirs).abs() <= 1e-12 * theirs.max(1e-3),
+                "step {i}: std {std} vs {theirs}"
+            );
         }
     }
 }
@@ -99,7 +121,9 @@ fn ddpm_chains_match_diffusers_moments() {
             schedule: schedule(case),
             eta: 1.0,
         };
-        let out = ddpm.sample(&sde, &score, x.view(), 70 + k as u64, Record::Final).unwrap();
+        let out = ddpm
+            .sample(&sde, &score, x.view(), 70 + k as u64, Record::Final)
+            .unwrap();
         assert_moments(&ddpm.name(), out.last(), case);
     }
 }
@@ -115,17 +139,29 @@ fn unipc_rule_follows_diffusers_to_1e_10_and_exact_weights_differ() {
     for case in cases {
         let order = case["order"].as_u64().unwrap() as usize;
         let unipc = ExpPc::unipc(0).order(order).schedule(schedule(case));
-        let run = unipc.sample(&sde, &score, x.view(), 0, Record::Every(1)).unwrap();
+        let run = unipc
+            .sample(&sde, &score, x.view(), 0, Record::Every(1))
+            .unwrap();
         let worst = trajectory_difference(&run, case);
-        assert!(worst <= 1e-10, "{}: largest difference {worst:e}", unipc.name());
+        assert!(
+            worst <= 1e-10,
+            "{}: largest difference {worst:e}",
+            unipc.name()
+        );
         assert_eq!(run.nfe, unipc.schedule.steps);
         let exact = ExpPc {
             weights: Weights::Exact,
             ..unipc.clone()
         };
-        let other = exact.sample(&sde, &score, x.view(), 0, Record::Final).unwrap();
+        let other = exact
+            .sample(&sde, &score, x.view(), 0, Record::Final)
+            .unwrap();
         let apart = largest_difference(other.last(), run.last());
-        assert!(apart > 1e-6, "{}: exact weights {apart:e} from UniPC's", unipc.name());
+        assert!(
+            apart > 1e-6,
+            "{}: exact weights {apart:e} from UniPC's",
+            unipc.name()
+        );
     }
 }
 
@@ -133,7 +169,11 @@ fn unipc_rule_follows_diffusers_to_1e_10_and_exact_weights_differ() {
 fn bad_input_names_the_value() {
     let (_, sde, score) = setting();
     let x = ndarray::Array2::zeros((2, 2));
-    let err = |s: &dyn Sampler| s.sample(&sde, &score, x.view(), 0, Record::Final).unwrap_err().to_string();
+    let err = |s: &dyn Sampler| {
+        s.sample(&sde, &score, x.view(), 0, Record::Final)
+            .unwrap_err()
+            .to_string()
+    };
     for order in [0, 4] {
         let e = err(&ExpPc::unipc(10).order(order));
         assert!(e.contains("order") && e.contains(&order.to_string()), "{e}");
@@ -144,7 +184,10 @@ fn bad_input_names_the_value() {
         .from(0.9)
         .to(0.1)
         .spacing(Spacing::Times(Arc::new(vec![0.9, 0.95, 0.5, 0.1])));
-    let e = err(&Ddim { schedule: rising, eta: 0.0 });
+    let e = err(&Ddim {
+        schedule: rising,
+        eta: 0.0,
+    });
     assert!(e.contains("0.95"), "{e}");
     let e = err(&ExpPc::new(5).schedule(Schedule::new(5).spacing(Spacing::Karras { rho: 0.0 })));
     assert!(e.contains("rho") && e.contains('0'), "{e}");

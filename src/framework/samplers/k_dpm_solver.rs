@@ -100,7 +100,9 @@ fn ancestral_target(eta: f64, lam: f64, lam_next: f64, lam_end: f64) -> (f64, f6
     }
     let (down, _) = ancestral_step(eta, (-lam).exp(), (-lam_next).exp());
     let to = lam_end.min(-down.ln());
-    let up = ((-2.0 * lam_next).exp() - (-2.0 * to).exp()).max(0.0).sqrt();
+    let up = ((-2.0 * lam_next).exp() - (-2.0 * to).exp())
+        .max(0.0)
+        .sqrt();
     (to, up)
 }
 
@@ -164,7 +166,11 @@ impl DpmFast {
 
 impl Sampler for DpmFast {
     fn name(&self) -> String {
-        let eta = if self.eta > 0.0 { format!(" η={}", self.eta) } else { String::new() };
+        let eta = if self.eta > 0.0 {
+            format!(" η={}", self.eta)
+        } else {
+            String::new()
+        };
         format!("k-diffusion dpm_fast{eta}, {} NFE", self.nfe)
     }
 
@@ -226,7 +232,11 @@ struct Pid {
 
 impl Pid {
     fn new(adaptive: &DpmAdaptive) -> Self {
-        let order = if adaptive.eta > 0.0 { 1.5 } else { adaptive.order as f64 };
+        let order = if adaptive.eta > 0.0 {
+            1.5
+        } else {
+            adaptive.order as f64
+        };
         let (p, i, d) = (adaptive.pcoeff, adaptive.icoeff, adaptive.dcoeff);
         Self {
             h: adaptive.h_init,
@@ -343,7 +353,11 @@ impl DpmAdaptive {
                 return invalid(
                     "max_attempts",
                     self.max_attempts,
-                    format!("dpm_adaptive stopped at σ̃ = {} before σ̃ = {}", (-s).exp(), (-lam_end).exp()),
+                    format!(
+                        "dpm_adaptive stopped at σ̃ = {} before σ̃ = {}",
+                        (-s).exp(),
+                        (-lam_end).exp()
+                    ),
                 );
             }
             attempts += 1;
@@ -354,12 +368,18 @@ impl DpmAdaptive {
             let low = low.expect("orders 2 and 3 have a partner");
             nfe += self.order;
             let mut sum = 0.0;
-            Zip::from(&low).and(&high).and(&x_prev).for_each(|&l, &hi, &p| {
-                let delta = self.atol.max(self.rtol * l.abs().max(p.abs()));
-                sum += ((l - hi) / delta).powi(2);
-            });
+            Zip::from(&low)
+                .and(&high)
+                .and(&x_prev)
+                .for_each(|&l, &hi, &p| {
+                    let delta = self.atol.max(self.rtol * l.abs().max(p.abs()));
+                    sum += ((l - hi) / delta).powi(2);
+                });
             let error = sum.sqrt() / scale;
-            all_finite(format!("dpm_adaptive's error estimate at σ̃ = {}", (-s).exp()), [&error])?;
+            all_finite(
+                format!("dpm_adaptive's error estimate at σ̃ = {}", (-s).exp()),
+                [&error],
+            )?;
             if pid.propose(error) {
                 x_prev = low;
                 xs = high;
@@ -383,8 +403,15 @@ impl DpmAdaptive {
 
 impl Sampler for DpmAdaptive {
     fn name(&self) -> String {
-        let eta = if self.eta > 0.0 { format!(" η={}", self.eta) } else { String::new() };
-        format!("k-diffusion dpm_adaptive order {}{eta}, rtol {}", self.order, self.rtol)
+        let eta = if self.eta > 0.0 {
+            format!(" η={}", self.eta)
+        } else {
+            String::new()
+        };
+        format!(
+            "k-diffusion dpm_adaptive order {}{eta}, rtol {}",
+            self.order, self.rtol
+        )
     }
 
     /// One step from `t_start` to `ε`: inside it the controller chooses the steps.
@@ -401,7 +428,11 @@ impl Sampler for DpmAdaptive {
         positive("atol", self.atol)?;
         positive("h_init", self.h_init)?;
         positive("accept_safety", self.accept_safety)?;
-        for (name, c) in [("pcoeff", self.pcoeff), ("icoeff", self.icoeff), ("dcoeff", self.dcoeff)] {
+        for (name, c) in [
+            ("pcoeff", self.pcoeff),
+            ("icoeff", self.icoeff),
+            ("dcoeff", self.dcoeff),
+        ] {
             if !c.is_finite() {
                 return invalid(name, c, "must be finite");
             }
