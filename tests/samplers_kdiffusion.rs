@@ -3,7 +3,9 @@
 //! `sampling.py`, float64 torch) with the exact denoiser of the appendix mixture on the
 //! crate's VE SDE (σ_min = 0.01, σ_max = 10). Deterministic samplers (η = 0 for the
 //! stochastic ones) must give k-diffusion's trajectories to 1e-10; the stochastic ones
-//! (η = 1, different noise streams) its moments within the noise floor.
+//! (η = 1, different noise streams) its moments within the noise floor. `dpm_fast` and
+//! `dpm_adaptive` (its `DPMSolver` class) also give its NFE, and `dpm_adaptive` its accepted
+//! steps and rejections.
 
 use std::sync::Arc;
 
