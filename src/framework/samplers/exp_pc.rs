@@ -31,10 +31,11 @@
 //! difference is in the two-point rules: UniPC fixes the weight of the difference term at
 //! `ρ = ½` with `B(h) = 1 − e^{−h}` — `α_s(1 − e^{−h})[D_0 + ½ (h/u_1)(D_1 − D_0)]` for the
 //! line through `D_0` (at `u = 0`) and `D_1` (at `u_1`) — where this sampler integrates the
-//! line exactly, `α_s[(1 − e^{−h}) D_0 + (h − 1 + e^{−h})/u_1 (D_1 − D_0)]`. They agree to
-//! `O(h²)` per step: UniPC's predictor is DPM-Solver++(2M)'s, this one's is one power of
-//! `h` more accurate in its weights (same order). That touches every prediction and the
-//! first correction. [`Weights::UniPcBh2`] takes UniPC's rule and then reproduces diffusers'
+//! line exactly, `α_s[(1 − e^{−h}) D_0 + (h − 1 + e^{−h})/u_1 (D_1 − D_0)]`. The two weights
+//! of `D_1 − D_0` differ by `α_s h³/(12 u_1) + O(h⁴/u_1)`, so the steps differ by `O(h³)`:
+//! both are second-order steps (UniPC's predictor is DPM-Solver++(2M)'s), the exact rule
+//! without the extra `O(h³)` from its weights. That touches every prediction and the first
+//! correction. [`Weights::UniPcBh2`] takes UniPC's rule and then reproduces diffusers'
 //! trajectories to 1e-10 (on its discrete timesteps, ending at `σ = 0` with its
 //! `lower_order_final`: the last step from the uncorrected state onto `x̂_0`, which is
 //! [`super::Sampler::step_to_zero`]). With `order = 3` the structure is UniPC-3's
