@@ -100,7 +100,7 @@ fn deterministic_samplers_converge_at_their_orders() {
 ///   multistep with the data prediction in `λ`: `x̂_0` varies slowly in `λ`, and the even
 ///   `λ` grid spends the steps where it varies (Karras's ρ = 7, made for VE image models,
 ///   crowds them at small σ: 2.6× the floor with ρ = 15, 12× with ρ = 7; a last step onto
-///   `σ = 0` spends one of the ten evaluations outside the ODE: ≈ 1×). At h ≈ 1 the PC's
+///   `σ = 0` spends one of the ten evaluations outside the ODE: 1–1.5×). At h ≈ 1 the PC's
 ///   corrector is outside its asymptotic regime.
 #[test]
 fn few_step_samplers_reach_the_noise_floor() {
