@@ -51,9 +51,15 @@ fn deterministic_samplers_converge_at_their_orders() {
             Box::new(|s| Box::new(DpmSolverPP2M::new(s))),
         ),
         ("exponential PC", 3.0, Box::new(|s| Box::new(ExpPc::new(s)))),
+        (
+            "exponential PC of order 3",
+            4.0,
+            Box::new(|s| Box::new(ExpPc::new(s).order(3))),
+        ),
     ];
-    let steps = [50usize, 100, 200, 400];
     for (name, order, make) in cases {
+        // The fourth-order PC reaches its asymptotic rate later (fitted 3.67 on 50–400 steps).
+        let steps = if order > 3.5 { [100usize, 200, 400, 800] } else { [50, 100, 200, 400] };
         let errs: Vec<f64> = steps
             .iter()
             .map(|&s| {
