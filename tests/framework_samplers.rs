@@ -27,6 +27,10 @@ fn all_samplers_at_high_nfe() -> Vec<Box<dyn Sampler>> {
         Box::new(Ddim::new(0.5, 300)),
         Box::new(DpmSolverPP2M::new(50)),
         Box::new(ExpPc::new(30)),
+        Box::new(ExpPc::new(20).order(3)),
+        Box::new(ExpPc::unipc(30)),
+        Box::new(DpmFast::new(60)),
+        Box::new(DpmAdaptive::new(3, 1e-4, 1e-5)),
         Box::new(Hybrid::em_then_dpm_solver(0.5, 200, 30)),
     ]
 }
@@ -93,6 +97,7 @@ fn reported_nfe_is_the_number_of_score_evaluations() {
     let mut samplers: Vec<Box<dyn Sampler>> =
         Family::ALL.iter().filter_map(|f| f.at_budget(12)).collect();
     samplers.push(Box::new(AdaptivePfOde::new(1e-3, 1e-3)));
+    samplers.push(Box::new(DpmAdaptive::default()));
     samplers.push(Box::new(PredictorCorrector {
         corrector_steps: 2,
         ..PredictorCorrector::new(5)
@@ -190,12 +195,16 @@ fn given_times_are_a_schedule() {
     let times: Vec<f64> = TimeGrid::uniform(1.0, 1e-3, 12).unwrap().times().to_vec();
     let given = ExpPc {
         schedule: Schedule::new(12).spacing(Spacing::Times(std::sync::Arc::new(times))),
+        weights: Weights::Exact,
+        order: 2,
     };
     let a = given
         .sample(&sde, &score, x_t.view(), 0, Record::Final)
         .unwrap();
     let b = ExpPc {
         schedule: Schedule::new(12),
+        weights: Weights::Exact,
+        order: 2,
     }
     .sample(&sde, &score, x_t.view(), 0, Record::Final)
     .unwrap();
@@ -284,6 +293,8 @@ fn bad_input_names_the_value() {
         },
         ode_stage: Box::new(ExpPc {
             schedule: Schedule::new(5).from(0.4),
+            weights: Weights::Exact,
+            order: 2,
         }),
     });
     assert!(e.contains("0.4") && e.contains("0.5"), "{e}");
@@ -292,6 +303,8 @@ fn bad_input_names_the_value() {
             spacing: Spacing::Times(std::sync::Arc::new(vec![1.0, 0.5])),
             ..Schedule::new(3)
         },
+        weights: Weights::Exact,
+        order: 2,
     });
     assert!(e.contains("Times"), "{e}");
     // Data of the wrong dimension for the score, and non-finite starts.
@@ -307,6 +320,11 @@ fn bad_input_names_the_value() {
     assert!(ExpPc::new(5)
         .sample(&sde, &score, nan.view(), 0, Record::Final)
         .is_err());
+    let e = DpmAdaptive::default()
+        .sample(&sde, &score, nan.view(), 0, Record::Final)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x_start"), "{e}");
     // A score that blows up stops the sampler at a named step.
     let wild = ScoreFn(|x: ArrayView2<f64>, _t: f64| Ok(&x * 1e300));
     let e = Ddim::new(0.0, 10)

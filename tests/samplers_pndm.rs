@@ -6,24 +6,14 @@
 use diffusion_sde::framework::samplers::*;
 use diffusion_sde::framework::MixtureMarginal;
 use diffusion_sde::prelude::*;
-use ndarray::Array2;
-use serde_json::Value;
 
-fn matrix(v: &Value) -> Array2<f64> {
-    let rows: Vec<Vec<f64>> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
-        .collect();
-    let (n, d) = (rows.len(), rows[0].len());
-    Array2::from_shape_vec((n, d), rows.concat()).unwrap()
-}
+#[path = "reference/fixtures.rs"]
+mod fixtures;
+use fixtures::{largest_difference, matrix};
 
 #[test]
 fn plms_and_f_pndm_match_diffusers_to_1e_10() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/pndm.json")).unwrap();
-    let fx: Value = serde_json::from_str(&text).unwrap();
+    let fx = fixtures::fixture("pndm.json");
     let vp = &fx["vp"];
     let sde = VpSde::new(vp["beta_min"].as_f64().unwrap(), vp["beta_max"].as_f64().unwrap()).unwrap();
     let score = MixtureMarginal::new(sde, GaussianMixture::appendix_2d());
@@ -43,7 +33,7 @@ fn plms_and_f_pndm_match_diffusers_to_1e_10() {
         let pndm = Pndm { warm_start, schedule };
         let out = pndm.sample(&sde, &score, x.view(), 0, Record::Final).unwrap();
         let theirs = matrix(&run["final"]);
-        let worst = (out.states.last().unwrap() - &theirs).fold(0.0_f64, |m, v| m.max(v.abs()));
+        let worst = largest_difference(out.last(), &theirs);
         assert!(worst <= 1e-10, "{}: largest difference {worst:e}", pndm.name());
         assert_eq!(out.nfe as u64, run["nfe"].as_u64().unwrap(), "{}", pndm.name());
     }

@@ -4,7 +4,7 @@
 Installs k-diffusion (and its sampling.py's imports: torch, scipy, torchsde, torchdiffeq,
 tqdm) and diffusers from PyPI into a venv of its own under the per-user cache
 (~/.cache/diffusion-sde-workbook/reference-venv, or $REFERENCE_VENV), re-runs itself there,
-and writes tests/reference/k_diffusion.json. CI never runs this: the Rust tests only read the
+and writes tests/reference/k_diffusion.json, pndm.json and diffusers.json. CI never runs this: the Rust tests only read the
 committed JSON.
 
 The setting is the crate's VE SDE (sigma_min = 0.01, sigma_max = 10, T = 1, eps = 1e-3), whose
@@ -13,6 +13,7 @@ kernel std is sigma~(t) = sqrt(sigma(t)^2 - sigma_min^2), and the appendix mixtu
 denoiser E[x0 | x0 + sigma z = x] = x + sigma^2 grad log p_sigma(x) is written below in
 float64 torch. Usage: python3 tests/reference/make_reference.py
 """
+import itertools
 import json
 import math
 import os
@@ -173,20 +174,79 @@ def main():
              "mean": final.mean(0).tolist(), "cov": torch.cov(final.T).tolist()}
         )
 
+    write_dpm_solver(K, torch, out, denoiser, x_init, s_lo, s_hi)
+
     path = HERE / "k_diffusion.json"
     path.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes)")
     write_pndm(torch, md, x_init / s_hi, weights, means, var)
+    write_diffusers(torch, md, x_init / s_hi, weights, means, var)
 
 
-def write_pndm(torch, md, x_init, weights, means, var):
-    """diffusers' PNDMScheduler (PLMS and F-PNDM) on the crate's VP SDE (beta_min = 0.1,
-    beta_max = 20): diffusers timestep k is the crate's t = (k + 1)/1000, its alphas_cumprod
-    alpha(t)^2 (set in float64: diffusers would round given betas to float32), its final step
-    onto alpha = 1 the crate's step to t = 0; the model is the exact noise prediction
-    eps = -sigma * score of the appendix mixture."""
-    from diffusers import PNDMScheduler
+def write_dpm_solver(K, torch, out, denoiser, x_init, s_lo, s_hi):
+    """k-diffusion's DPMSolver class (sample_dpm_fast, sample_dpm_adaptive) between
+    sigma~(eps) and sigma~(T): with eta = 0 every state, the adaptive runs' attempts (accepted
+    or not, the sigma reached, the error estimate) and the model calls; with eta = 1 moments."""
+    calls = [0]
 
+    def counted(x, sigma):
+        calls[0] += 1
+        return denoiser(x, sigma)
+
+    out["dpm_fast"] = []
+    for nfe in [4, 5, 9, 10, 20]:
+        traj, calls[0] = [], 0
+        final = K.sample_dpm_fast(counted, x_init.clone(), s_lo, s_hi, nfe, disable=True,
+                                  callback=lambda d: traj.append(d["x"].tolist()))
+        traj.append(final.tolist())
+        out["dpm_fast"].append({"nfe": nfe, "calls": calls[0], "trajectory": traj})
+
+    out["dpm_adaptive"] = []
+    settings = [
+        {"order": 3},
+        {"order": 2},
+        {"order": 3, "rtol": 0.01, "atol": 0.001},
+        {"order": 2, "rtol": 0.02, "atol": 0.002, "h_init": 0.2,
+         "pcoeff": 0.2, "icoeff": 0.8, "dcoeff": 0.1, "accept_safety": 0.9},
+    ]
+    for kw in settings:
+        attempts, calls[0] = [], 0
+
+        def record(d):
+            attempts.append({"sigma": float(d["sigma"]), "accepted": d["n_accept"],
+                             "error": float(d["error"]), "h": float(d["h"]),
+                             "x": d["x"].tolist()})
+
+        final, info = K.sample_dpm_adaptive(counted, x_init.clone(), s_lo, s_hi, disable=True,
+                                            callback=record, return_info=True, **kw)
+        accepted, seen = [], 0
+        for a in attempts:
+            a["accepted"], seen = a["accepted"] > seen, a["accepted"]
+            if not a["accepted"]:
+                del a["x"]
+        out["dpm_adaptive"].append({"settings": kw, "calls": calls[0], "info": info,
+                                    "attempts": attempts, "final": final.tolist()})
+
+    count = 4000
+    out["dpm_stochastic"] = []
+    for k, (name, run) in enumerate([
+        ("dpm_fast", lambda x: K.sample_dpm_fast(denoiser, x, s_lo, s_hi, 10, disable=True,
+                                                 eta=1.0)),
+        ("dpm_adaptive", lambda x: K.sample_dpm_adaptive(denoiser, x, s_lo, s_hi,
+                                                         disable=True, eta=1.0)),
+    ]):
+        torch.manual_seed(3000 + k)
+        final = run(torch.randn(count, 2) * s_hi)
+        out["dpm_stochastic"].append({"sampler": name, "eta": 1.0, "count": count,
+                                      "mean": final.mean(0).tolist(),
+                                      "cov": torch.cov(final.T).tolist()})
+
+
+def vp_setting(torch, weights, means, var):
+    """The crate's VP SDE (beta_min = 0.1, beta_max = 20) as diffusers' 1000 discrete steps:
+    timestep k is the crate's t = (k + 1)/1000, alphas_cumprod alpha(t)^2 in float64 (diffusers
+    would round given betas to float32), and the exact noise prediction eps = -sigma * score of
+    the appendix mixture."""
     beta_min, beta_max, train = 0.1, 20.0, 1000
 
     def integrated_beta(t):
@@ -207,10 +267,113 @@ def write_pndm(torch, md, x_init, weights, means, var):
         score = (r[:, :, None] * diff).sum(1) / v
         return -s2.sqrt() * score
 
+    vp = {"beta_min": beta_min, "beta_max": beta_max, "train_steps": train}
+    # sigma~ = sqrt((1 - abar)/abar) = sqrt(expm1(-log abar)), without the cancellation.
+    sigma_tilde = torch.expm1(-log_abar).sqrt()
+    return vp, betas, abar, sigma_tilde, eps_model
+
+
+def write_diffusers(torch, md, x_init, weights, means, var):
+    """diffusers' DDIMScheduler (eta = 0: trajectories), DDPMScheduler (the posterior mean and
+    std of each step from given states; the moments of whole chains) and
+    UniPCMultistepScheduler (bh2, orders 2 and 3, x0-prediction, lower_order_final, final
+    sigma 0: trajectories) on the crate's VP SDE. Each run lists its timesteps as the crate's times
+    (k + 1)/1000, then 0 for the final step onto alpha = 1."""
+    from diffusers import DDIMScheduler, DDPMScheduler, UniPCMultistepScheduler
+
+    vp, betas, abar, sigma_tilde, eps_model = vp_setting(torch, weights, means, var)
+    train = vp["train_steps"]
+
+    def times(timesteps):
+        return [(int(k) + 1) / train for k in timesteps] + [0.0]
+
     out = {
         "generator": "tests/reference/make_reference.py",
         "versions": {p: md.version(p) for p in ["diffusers", "torch"]},
-        "vp": {"beta_min": beta_min, "beta_max": beta_max, "train_steps": train},
+        "vp": vp,
+        "x_init": x_init.tolist(),
+        "ddim": [],
+        "ddpm_steps": [],
+        "ddpm_chains": [],
+        "unipc": [],
+    }
+    common = {"num_train_timesteps": train, "trained_betas": betas.tolist()}
+    for n in [5, 10, 20]:
+        sched = DDIMScheduler(**common, clip_sample=False, set_alpha_to_one=True,
+                              steps_offset=0, timestep_spacing="leading")
+        sched.alphas_cumprod = abar.clone()
+        sched.set_timesteps(n)
+        x, traj = x_init.clone(), [x_init.tolist()]
+        for k in sched.timesteps:
+            x = sched.step(eps_model(x, int(k)), k, x, eta=0.0).prev_sample
+            traj.append(x.tolist())
+        out["ddim"].append({"n": n, "times": times(sched.timesteps), "trajectory": traj})
+
+    def ddpm(n):
+        sched = DDPMScheduler(**common, clip_sample=False, variance_type="fixed_small",
+                              timestep_spacing="leading", steps_offset=0)
+        sched.alphas_cumprod = abar.clone()
+        sched.set_timesteps(n)
+        return sched
+
+    # One step from each state of a chain of posterior means: the step's mean and std.
+    for n in [5, 10]:
+        sched = ddpm(n)
+        x, steps = x_init.clone(), []
+        for i, k in enumerate(sched.timesteps):
+            seed = 4000 + i
+            y = sched.step(eps_model(x, int(k)), k, x,
+                           generator=torch.Generator().manual_seed(seed)).prev_sample
+            std = float(sched._get_variance(int(k)) ** 0.5) if int(k) > 0 else 0.0
+            z = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+            mean = y - std * z
+            steps.append({"x": x.tolist(), "mean": mean.tolist(), "std": std})
+            x = mean
+        out["ddpm_steps"].append({"n": n, "times": times(sched.timesteps), "steps": steps})
+
+    count = 4000
+    for n in [10, 50]:
+        sched = ddpm(n)
+        gen = torch.Generator().manual_seed(5000 + n)
+        x = torch.randn(count, 2, generator=gen)
+        for k in sched.timesteps:
+            x = sched.step(eps_model(x, int(k)), k, x, generator=gen).prev_sample
+        out["ddpm_chains"].append({"n": n, "times": times(sched.timesteps), "count": count,
+                                   "mean": x.mean(0).tolist(), "cov": torch.cov(x.T).tolist()})
+
+    for order, n in itertools.product([2, 3], [5, 10, 20]):
+        sched = UniPCMultistepScheduler(**common, solver_order=order, prediction_type="epsilon",
+                                        predict_x0=True, solver_type="bh2",
+                                        lower_order_final=True, timestep_spacing="linspace",
+                                        final_sigmas_type="zero")
+        sched.alphas_cumprod = abar.clone()
+        sched.set_timesteps(n)
+        # set_timesteps rounds its sigmas to float32: put back the float64 ones.
+        sched.sigmas = torch.cat([sigma_tilde[sched.timesteps], torch.zeros(1)])
+        x, traj = x_init.clone(), [x_init.tolist()]
+        for k in sched.timesteps:
+            x = sched.step(eps_model(x, int(k)), k, x).prev_sample
+            traj.append(x.tolist())
+        out["unipc"].append({"order": order, "n": n, "times": times(sched.timesteps),
+                             "trajectory": traj})
+
+    path = HERE / "diffusers.json"
+    path.write_text(json.dumps(out, indent=None, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def write_pndm(torch, md, x_init, weights, means, var):
+    """diffusers' PNDMScheduler (PLMS and F-PNDM) on the crate's VP SDE (vp_setting): its
+    final step onto alpha = 1 is the crate's step to t = 0."""
+    from diffusers import PNDMScheduler
+
+    vp, betas, abar, _, eps_model = vp_setting(torch, weights, means, var)
+    train = vp["train_steps"]
+
+    out = {
+        "generator": "tests/reference/make_reference.py",
+        "versions": {p: md.version(p) for p in ["diffusers", "torch"]},
+        "vp": vp,
         "x_init": x_init.tolist(),
         "runs": [],
     }

@@ -46,6 +46,26 @@ impl Ddim {
     }
 }
 
+impl Ddim {
+    /// The step from `t` to `t_next` without its noise: `(α_s x̂_0 + √(σ_s² − c²) ε̂, c)`, the
+    /// mean and the std of `x_s` (at `η = 1` DDPM's posterior mean and `√β̃`; 1 NFE).
+    pub fn mean_std(
+        &self,
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        t_next: f64,
+    ) -> Result<(Array2<f64>, f64)> {
+        let (a_t, s_t) = model.sde.marginal_mean_std(t)?;
+        let (a_s, s_s) = model.sde.marginal_mean_std(t_next)?;
+        let x0 = model.denoise(x, t)?;
+        let eps = (&x - &(&x0 * a_t)) / s_t;
+        let ratio = a_t / a_s;
+        let c = self.eta * (s_s / s_t) * (s_t * s_t - ratio * ratio * s_s * s_s).max(0.0).sqrt();
+        Ok((x0 * a_s + eps * (s_s * s_s - c * c).max(0.0).sqrt(), c))
+    }
+}
+
 impl Sampler for Ddim {
     fn name(&self) -> String {
         if self.eta == 1.0 {
@@ -75,16 +95,10 @@ impl Sampler for Ddim {
         _history: &mut History,
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)> {
-        let (a_t, s_t) = model.sde.marginal_mean_std(t)?;
-        let (a_s, s_s) = model.sde.marginal_mean_std(t_next)?;
-        let x0 = model.denoise(x, t)?;
-        let eps = (&x - &(&x0 * a_t)) / s_t;
-        let ratio = a_t / a_s;
-        let c = self.eta * (s_s / s_t) * (s_t * s_t - ratio * ratio * s_s * s_s).max(0.0).sqrt();
-        let mut next = x0 * a_s + eps * (s_s * s_s - c * c).max(0.0).sqrt();
+        let (mut next, c) = self.mean_std(model, x, t, t_next)?;
         if c > 0.0 {
             let (n, d) = x.dim();
-            next = next + rng::normals(rng, n, d) * c;
+            next.scaled_add(c, &rng::normals(rng, n, d));
         }
         Ok((next, 1))
     }

@@ -78,6 +78,22 @@ impl Sampler for Hybrid {
         self.ode_stage.check()
     }
 
+    fn lands_on_zero(&self) -> bool {
+        self.ode_stage.lands_on_zero()
+    }
+
+    /// The ODE stage's last step onto `σ = 0`.
+    fn step_to_zero(
+        &self,
+        model: Model,
+        x: ArrayView2<f64>,
+        t: f64,
+        history: &mut History,
+        rng: &mut Rng,
+    ) -> Result<(Array2<f64>, usize)> {
+        self.ode_stage.step_to_zero(model, x, t, history, rng)
+    }
+
     /// The SDE stage's step above `t_s`, the ODE stage's below (its history starts at `t_s`).
     fn step(
         &self,

@@ -96,7 +96,10 @@ impl KMethod {
                 return invalid(
                     "k-diffusion sampler name",
                     format!("{name:?}"),
-                    format!("known: {}", Self::NAMES.join(", ")),
+                    format!(
+                        "known: {} (dpm_fast and dpm_adaptive are DpmFast and DpmAdaptive)",
+                        Self::NAMES.join(", ")
+                    ),
                 )
             }
         })
@@ -189,24 +192,28 @@ impl KDiffusion {
         Self { schedule, ..self }
     }
 
-    /// `(σ_down, σ_up)` of an ancestral step from `s` to `s_next` (k-diffusion's
-    /// `get_ancestral_step`).
     fn ancestral(&self, s: f64, s_next: f64) -> (f64, f64) {
-        if self.eta == 0.0 {
-            return (s_next, 0.0);
-        }
-        let up = s_next.min(self.eta * (s_next * s_next * (s * s - s_next * s_next) / (s * s)).sqrt());
-        ((s_next * s_next - up * up).sqrt(), up)
+        ancestral_step(self.eta, s, s_next)
     }
 }
 
+/// `(σ_down, σ_up)` of an ancestral step from `s` to `s_next` with noise scale `eta`
+/// (k-diffusion's `get_ancestral_step`).
+pub(super) fn ancestral_step(eta: f64, s: f64, s_next: f64) -> (f64, f64) {
+    if eta == 0.0 {
+        return (s_next, 0.0);
+    }
+    let up = s_next.min(eta * (s_next * s_next * (s * s - s_next * s_next) / (s * s)).sqrt());
+    ((s_next * s_next - up * up).sqrt(), up)
+}
+
 /// The denoiser in the σ view: `D(x̃, σ̃)` at the time with that `σ̃`.
-struct View<'a> {
-    model: Model<'a>,
+pub(super) struct View<'a> {
+    pub(super) model: Model<'a>,
 }
 
 impl View<'_> {
-    fn denoise(&self, xs: &Array2<f64>, sigma: f64) -> Result<Array2<f64>> {
+    pub(super) fn denoise(&self, xs: &Array2<f64>, sigma: f64) -> Result<Array2<f64>> {
         let sde = self.model.sde;
         let t = time_of_sigma(sde, sigma, 0.0, sde.t_max())?;
         self.denoise_at(xs, t)
@@ -302,15 +309,8 @@ impl Sampler for KDiffusion {
     }
 
     /// k-diffusion's own formula lands on `σ = 0`.
-    fn step_to_zero(
-        &self,
-        model: Model,
-        x: ArrayView2<f64>,
-        t: f64,
-        history: &mut History,
-        rng: &mut Rng,
-    ) -> Result<(Array2<f64>, usize)> {
-        self.step(model, x, t, 0.0, history, rng)
+    fn lands_on_zero(&self) -> bool {
+        true
     }
 
     fn step(

@@ -16,8 +16,9 @@
 //! | score_sde predictor–corrector: {EM, reverse diffusion, ancestral, none} × {Langevin, annealed Langevin, none} | [`predictor_corrector`] | corrector steps + 1 |
 //! | DDPM ancestral and DDIM with η (seed 002 §3.1–3.2) | [`ddim`] | 1 |
 //! | DPM-Solver++(2M) (seed 000 §2.5.3) | [`dpm_solver`] | 1 |
-//! | exponential Adams predictor–corrector, UniPC-style (seed 000 §2.5.3) | [`exp_pc`] | 1 |
+//! | exponential Adams predictor–corrector of order p, UniPC-style, and UniPC itself ([`Weights::UniPcBh2`]) (seed 000 §2.5.3) | [`exp_pc`] | 1 |
 //! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
+//! | k-diffusion's `dpm_fast` and `dpm_adaptive` (DPM-Solver-1/2/3 in `λ = −log σ̃`) | [`k_dpm_solver`] | its order (1–3); adaptive |
 //! | PNDM: PLMS and F-PNDM on the DDIM transfer (seed 000 §2.5.3) | [`pndm`] | 1 (2 or 4 while warming up) |
 //! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
 
@@ -28,6 +29,7 @@ pub mod euler_maruyama;
 pub mod exp_pc;
 pub mod hybrid;
 pub mod k_diffusion;
+pub mod k_dpm_solver;
 mod model;
 pub mod pf_ode;
 pub mod pndm;
@@ -39,9 +41,10 @@ pub use ddim::Ddim;
 pub use dormand_prince::AdaptivePfOde;
 pub use dpm_solver::DpmSolverPP2M;
 pub use euler_maruyama::ReverseEulerMaruyama;
-pub use exp_pc::ExpPc;
+pub use exp_pc::{ExpPc, Weights};
 pub use hybrid::Hybrid;
 pub use k_diffusion::{KDiffusion, KMethod};
+pub use k_dpm_solver::{DpmAdaptive, DpmFast};
 pub use model::{History, Model};
 pub use pf_ode::{PfMethod, PfOde};
 pub use pndm::{Pndm, WarmStart};
@@ -87,10 +90,17 @@ pub trait Sampler: Sync {
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)>;
 
+    /// True when [`Self::step`] itself lands on `t = 0` (`σ = 0`) — the k-diffusion family and
+    /// PNDM's transfer do — so that a grid ending at `t = 0` runs the sampler's own last step
+    /// instead of [`Self::step_to_zero`]. False by default.
+    fn lands_on_zero(&self) -> bool {
+        false
+    }
+
     /// The last step of a grid that ends at `t = 0` ([`Schedule::to_zero`], a
-    /// [`Spacing::Sigmas`] ending at `σ = 0`): onto the denoised `x̂_0 = D(x, t)` (1 NFE), as
-    /// k-diffusion's final Euler step to `σ = 0` and score_sde's `denoise=True`. A sampler whose
-    /// own step already lands on `σ = 0` (the k-diffusion family) overrides it.
+    /// [`Spacing::Sigmas`] ending at `σ = 0`) for a sampler that does not land there itself
+    /// ([`Self::lands_on_zero`]): onto the denoised `x̂_0 = D(x, t)` (1 NFE), as k-diffusion's
+    /// final Euler step to `σ = 0` and score_sde's `denoise=True`.
     fn step_to_zero(
         &self,
         model: Model,

@@ -45,6 +45,8 @@ pub struct History {
     pub derivatives: Vec<(f64, Array2<f64>)>,
     /// `(t, x)`: the corrected state the previous step started from ([`super::ExpPc`]).
     pub start: Option<(f64, Array2<f64>)>,
+    /// The index of this step on the grid (`0` for the first), set by the run.
+    pub step: usize,
 }
 
 /// A sampler with its model: one [`Step`] of the driver loop, its memory the chunk's [`History`].
@@ -63,14 +65,15 @@ impl<S: Sampler + ?Sized> Step for Sampling<'_, S> {
     fn advance(
         &self,
         x: &mut Array2<f64>,
-        _k: usize,
+        k: usize,
         t: f64,
         dt: f64,
         chunk: &mut Chunk,
         history: &mut History,
     ) -> Result<usize> {
         let t_next = t + dt;
-        let (next, evals) = if t_next == 0.0 {
+        history.step = k;
+        let (next, evals) = if t_next == 0.0 && !self.sampler.lands_on_zero() {
             self.sampler
                 .step_to_zero(self.model, x.view(), t, history, &mut chunk.rng)?
         } else {

@@ -87,15 +87,8 @@ impl Sampler for Pndm {
     }
 
     /// The transfer lands on `σ = 0` itself.
-    fn step_to_zero(
-        &self,
-        model: Model,
-        x: ArrayView2<f64>,
-        t: f64,
-        history: &mut History,
-        rng: &mut Rng,
-    ) -> Result<(Array2<f64>, usize)> {
-        self.step(model, x, t, 0.0, history, rng)
+    fn lands_on_zero(&self) -> bool {
+        true
     }
 
     fn step(

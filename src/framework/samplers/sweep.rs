@@ -7,8 +7,9 @@ use std::time::Instant;
 use ndarray::ArrayView2;
 
 use super::{
-    AdaptivePfOde, Corrector, Ddim, DpmSolverPP2M, ExpPc, Hybrid, KDiffusion, KMethod, PfMethod,
-    PfOde, Pndm, Predictor, PredictorCorrector, ReverseEulerMaruyama, Sampler,
+    AdaptivePfOde, Corrector, Ddim, DpmAdaptive, DpmFast, DpmSolverPP2M, ExpPc, Hybrid,
+    KDiffusion, KMethod, PfMethod, PfOde, Pndm, Predictor, PredictorCorrector,
+    ReverseEulerMaruyama, Sampler, Schedule, Spacing,
 };
 use crate::framework::ForwardSde;
 use crate::metrics::{quality, Quality};
@@ -56,11 +57,27 @@ pub enum Family {
     Plms,
     /// [`Pndm`] F-PNDM, uniform steps.
     FPndm,
+    /// [`KDiffusion`] `dpm_2` on Karras's grid ending at `σ = 0`.
+    KDpm2,
+    /// [`KDiffusion`] `dpmpp_2s_ancestral` (η = 1) on Karras's grid ending at `σ = 0`.
+    KDpmPP2SAncestral,
+    /// [`KDiffusion`] `dpmpp_sde` (η = 1) on Karras's grid ending at `σ = 0`.
+    KDpmPPSde,
+    /// [`KDiffusion`] `dpmpp_2m_sde` (η = 1) on Karras's grid ending at `σ = 0`.
+    KDpmPP2MSde,
+    /// DPM-Solver++(3M): [`KDiffusion`] `dpmpp_3m_sde` at η = 0 on log-SNR steps to `ε`.
+    DpmPP3MLogSnr,
+    /// [`DpmFast`] (k-diffusion's `dpm_fast`).
+    DpmFast,
+    /// [`DpmAdaptive`] (k-diffusion's `dpm_adaptive`, order 3) over a ladder of `rtol`.
+    DpmAdaptive,
+    /// [`ExpPc::unipc`]: UniPC (bh2, order 2), log-SNR steps.
+    UniPc,
 }
 
 impl Family {
     /// All families, in table order.
-    pub const ALL: [Family; 18] = [
+    pub const ALL: [Family; 26] = [
         Family::EulerMaruyama,
         Family::PfEuler,
         Family::PfHeun,
@@ -79,6 +96,14 @@ impl Family {
         Family::KDpmPP3MSde,
         Family::Plms,
         Family::FPndm,
+        Family::KDpm2,
+        Family::KDpmPP2SAncestral,
+        Family::KDpmPPSde,
+        Family::KDpmPP2MSde,
+        Family::DpmPP3MLogSnr,
+        Family::DpmFast,
+        Family::DpmAdaptive,
+        Family::UniPc,
     ];
 
     /// Short label for tables and legends.
@@ -102,17 +127,32 @@ impl Family {
             Family::KDpmPP3MSde => "k-diffusion dpmpp_3m_sde",
             Family::Plms => "PLMS",
             Family::FPndm => "F-PNDM",
+            Family::KDpm2 => "k-diffusion dpm_2",
+            Family::KDpmPP2SAncestral => "k-diffusion dpmpp_2s_ancestral",
+            Family::KDpmPPSde => "k-diffusion dpmpp_sde",
+            Family::KDpmPP2MSde => "k-diffusion dpmpp_2m_sde",
+            Family::DpmPP3MLogSnr => "DPM-Solver++(3M), log-SNR",
+            Family::DpmFast => "k-diffusion dpm_fast",
+            Family::DpmAdaptive => "k-diffusion dpm_adaptive",
+            Family::UniPc => "UniPC",
         }
     }
 
     /// The samplers of this family for the given NFE budgets (each using at most its budget;
-    /// budgets too small for the family are skipped). Dormand–Prince cannot be given a budget:
-    /// it gets the tolerance ladder `10⁻¹ … 10⁻⁵` instead.
+    /// budgets too small for the family are skipped). The adaptive ones cannot be given a
+    /// budget: Dormand–Prince gets the tolerance ladder `10⁻¹ … 10⁻⁵`, `dpm_adaptive` the
+    /// `rtol` ladder `0.2 … 10⁻⁴` (`atol = rtol/10`).
     pub fn ladder(self, budgets: &[usize]) -> Vec<Box<dyn Sampler>> {
         if self == Family::DormandPrince {
             return [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]
                 .iter()
                 .map(|&tol| Box::new(AdaptivePfOde::new(tol, tol)) as Box<dyn Sampler>)
+                .collect();
+        }
+        if self == Family::DpmAdaptive {
+            return [0.2, 0.05, 1e-2, 1e-3, 1e-4]
+                .iter()
+                .map(|&tol| Box::new(DpmAdaptive::new(3, tol, tol / 10.0)) as Box<dyn Sampler>)
                 .collect();
         }
         budgets
@@ -155,6 +195,23 @@ impl Family {
             // PLMS: one extra evaluation in its first step; F-PNDM: three extra each in three.
             Family::Plms if nfe >= 2 => Box::new(Pndm::plms(nfe - 1)),
             Family::FPndm if nfe >= 12 => Box::new(Pndm::f_pndm(nfe - 9)),
+            // dpm_2's last step onto σ = 0 is one Euler step, as heun's.
+            Family::KDpm2 if nfe >= 3 => Box::new(KDiffusion::new(KMethod::Dpm2, (nfe + 1) / 2)),
+            // dpmpp_2s_ancestral: 2 NFE per step, 1 for the last onto σ = 0.
+            Family::KDpmPP2SAncestral if nfe >= 3 => {
+                Box::new(KDiffusion::new(KMethod::DpmPP2SAncestral, (nfe + 1) / 2))
+            }
+            Family::KDpmPPSde if nfe >= 3 => Box::new(KDiffusion::new(KMethod::DpmPPSde, (nfe + 1) / 2)),
+            Family::KDpmPP2MSde if nfe >= 2 => {
+                Box::new(KDiffusion::new(KMethod::DpmPP2MSde { heun: false }, nfe))
+            }
+            Family::DpmPP3MLogSnr => Box::new(
+                KDiffusion::new(KMethod::DpmPP3MSde, nfe)
+                    .eta(0.0)
+                    .schedule(Schedule::new(nfe).spacing(Spacing::LogSnr)),
+            ),
+            Family::DpmFast => Box::new(DpmFast::new(nfe)),
+            Family::UniPc => Box::new(ExpPc::unipc(nfe)),
             _ => return None,
         })
     }
