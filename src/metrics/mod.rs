@@ -1,5 +1,5 @@
 //! Sample-quality measures between two sample sets (chapter 4 and the appendix), defined
-//! exactly as the Python baselines define them (`shared/bench/common.py`), so numbers can
+//! exactly as the Python baselines define them (`bench/python/common.py`, the PyTorch twins' helpers), so numbers can
 //! be compared side by side:
 //!
 //! - [`energy_distance`]: `2 E|X − Y| − E|X − X'| − E|Y − Y'|`, the V-statistic over all pairs;
