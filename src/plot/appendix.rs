@@ -7,7 +7,7 @@ use plotly::common::{Marker, Mode};
 use plotly::layout::{Axis, GridPattern, Layout, LayoutGrid, Shape, ShapeLine, ShapeType};
 use plotly::{Bar, Plot, Scatter};
 
-use super::layout;
+use super::{layout, wrap_label};
 
 /// Curves `(name, ys)` over the common abscissa `xs` (A.2's schedules, A.5's losses).
 pub fn curves(
@@ -74,7 +74,7 @@ pub fn scatter_panels(
                 .x_axis(format!("x{}", i + 1))
                 .y_axis(format!("y{}", i + 1)),
         );
-        let mut ax = Axis::new().title(label.as_str());
+        let mut ax = Axis::new().title(wrap_label(label, 34));
         let mut ay = Axis::new();
         if let Some(r) = range {
             ax = ax.range(vec![-r, r]);
@@ -96,7 +96,8 @@ pub fn metric_with_floor(
     floor: (f64, f64),
 ) -> Plot {
     let mut plot = Plot::new();
-    plot.add_trace(Bar::new(labels.to_vec(), values.to_vec()).name(metric));
+    let labels: Vec<String> = labels.iter().map(|l| wrap_label(l, 18)).collect();
+    plot.add_trace(Bar::new(labels, values.to_vec()).name(metric));
     let band = Shape::new()
         .shape_type(ShapeType::Rect)
         .x_ref("paper")
@@ -126,13 +127,16 @@ pub fn metric_with_floor(
         "",
         &format!("{metric} (log scale; red band: noise floor)"),
     )
+    .x_axis(Axis::new().tick_angle(0.0))
     .y_axis(
         Axis::new()
             .type_(plotly::layout::AxisType::Log)
+            .dtick(1.0) // a label at every power of ten only
             .title(format!("{metric} (log; red: noise floor)")),
     )
     .shapes(vec![band, edge])
-    .height(460);
+    .margin(plotly::layout::Margin::new().bottom(110))
+    .height(500);
     plot.set_layout(layout);
     plot
 }

@@ -48,6 +48,22 @@ impl Html {
     }
 }
 
+/// `text` broken into lines of at most `width` characters at spaces, joined by plotly's
+/// `<br>`: long panel and bar labels that would otherwise run into their neighbours.
+pub fn wrap_label(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = vec![];
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.join("<br>")
+}
+
 /// A figure as Jupyter displays it: plotly's JSON under its own MIME type (see the module doc).
 #[derive(Debug, Clone)]
 pub struct Figure {
@@ -199,6 +215,13 @@ pub fn histograms_with_densities(title: &str, panels: &[DensityPanel]) -> Plot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_labels_wrap_at_spaces() {
+        assert_eq!(wrap_label("corrected: reverse-SDE Euler–Maruyama, 1000 steps", 24),
+                   "corrected: reverse-SDE<br>Euler–Maruyama, 1000<br>steps");
+        assert_eq!(wrap_label("short", 24), "short");
+    }
 
     #[test]
     fn a_shown_figure_is_plotly_json_without_plotly_js() {
