@@ -12,7 +12,8 @@
 //! - the exact log-likelihood through the PF-ODE ([`likelihood`]) and the PF-ODE as an
 //!   encoder/decoder with latent interpolation ([`encoding`]);
 //! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
-//!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]).
+//!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]);
+//! - seed 002 §3's sampler listings run as written and corrected ([`listings`]).
 
 mod affine;
 pub mod dsm;
@@ -22,6 +23,7 @@ mod gaussian;
 pub mod guidance;
 mod kernel_lemma;
 pub mod likelihood;
+pub mod listings;
 pub mod reverse_recipe;
 mod marginal;
 pub mod samplers;
