@@ -24,3 +24,28 @@ fn squared_beta_chain_never_leaves_the_data() {
     }
     assert!(squared_beta_chain_variance(&vp, -1.0, 10).unwrap_err().to_string().contains("v0"));
 }
+
+/// Seed 002 §5.1: the listing's up blocks are declared for `256 + 128`, `128 + 64`, `64 + in`
+/// channels but its forward pass concatenates `256 + 256`, `128 + 128`, `64 + 64`; candle's
+/// convolution refuses the first up block's input, and the plan declared as the forward pass
+/// concatenates runs to an output of the input's shape.
+#[test]
+fn seed_unet_listing_skip_channels_do_not_add_up() {
+    use diffusion_sde::candle_core::{Device, Tensor};
+    use diffusion_sde::models::seed_unet::{channel_plan, SeedUNet, SkipPlan};
+
+    let rows = channel_plan(SkipPlan::AsWritten, 1);
+    let pairs: Vec<(usize, usize)> = rows.iter().map(|r| (r.1, r.2)).collect();
+    assert_eq!(pairs, vec![(384, 512), (192, 256), (65, 128)]);
+    assert!(channel_plan(SkipPlan::Corrected, 3).iter().all(|r| r.1 == r.2));
+
+    let device = Device::Cpu;
+    let x = Tensor::randn(0f32, 1.0, (2, 1, 8, 8), &device).unwrap();
+    let t = Tensor::new(&[[0.3f32], [0.7]], &device).unwrap();
+    let err = SeedUNet::new(1, SkipPlan::AsWritten, &device).unwrap().forward(&x, &t).unwrap_err().to_string();
+    assert!(err.contains("512") && err.contains("384"), "candle's message names both channel counts: {err}");
+    let out = SeedUNet::new(1, SkipPlan::Corrected, &device).unwrap().forward(&x, &t).unwrap();
+    assert_eq!(out.dims(), &[2, 1, 8, 8]);
+    let bad = Tensor::zeros((2, 1, 6, 6), diffusion_sde::candle_core::DType::F32, &device).unwrap();
+    assert!(SeedUNet::new(1, SkipPlan::Corrected, &device).unwrap().forward(&bad, &t).unwrap_err().to_string().contains("divisible by 8"));
+}
