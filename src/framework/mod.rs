@@ -13,6 +13,7 @@
 //!   encoder/decoder with latent interpolation ([`encoding`]);
 //! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
 //!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]);
+//! - what Girsanov's theorem bounds, checked on a grid ([`girsanov`], seed 004 §6);
 //! - seed 002 §3's sampler listings run as written and corrected ([`listings`]).
 
 mod affine;
@@ -20,6 +21,7 @@ pub mod dsm;
 pub mod encoding;
 pub mod flow_matching;
 mod gaussian;
+pub mod girsanov;
 pub mod guidance;
 mod kernel_lemma;
 pub mod likelihood;
