@@ -13,6 +13,8 @@
 //!   encoder/decoder with latent interpolation ([`encoding`]);
 //! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
 //!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]);
+//! - the family of reverse processes with the forward marginals, PF-ODE to reverse SDE and beyond
+//!   ([`reverse_family`], seed 001 §3.1.5);
 //! - what Girsanov's theorem bounds, checked on a grid ([`girsanov`], seed 004 §6);
 //! - seed 002 §3's sampler listings run as written and corrected ([`listings`]).
 
@@ -26,6 +28,7 @@ pub mod guidance;
 mod kernel_lemma;
 pub mod likelihood;
 pub mod listings;
+pub mod reverse_family;
 pub mod reverse_recipe;
 mod marginal;
 pub mod samplers;
