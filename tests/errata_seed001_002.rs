@@ -77,3 +77,34 @@ fn eta_family_shares_the_forward_marginals() {
     assert!(ks > 3.0 * critical, "noise without the extra score term: KS {ks}");
     assert!(ReverseFamily::new(vp, &truth, -1.0).unwrap_err().to_string().contains("eta"));
 }
+
+/// Seed 002 §1.2 (learning `Σ_θ`): the optimal reverse variance `σ*²_t = β̃_t + c_t² E Var(x_0|x_t)`
+/// is `β_t` exactly for `N(0, 1)` data, `β̃_t` for (nearly) a point mass, strictly between the two
+/// for the unit-variance mixture, and above `β_t` at large `t` for the variance-4 mixture.
+#[test]
+fn optimal_reverse_variance_lies_between_beta_tilde_and_beta() {
+    use diffusion_sde::framework::reverse_variance::optimal_variances;
+    use diffusion_sde::smld::DiscreteSchedule;
+    let schedule = DiscreteSchedule::ddpm_linear(1e-4, 0.02, 1000).unwrap();
+    let run = |data: &GaussianMixture, w: f64| optimal_variances(&schedule, data, w, 4001).unwrap();
+
+    let gauss = GaussianMixture::gaussian(array![0.0], array![[1.0]]).unwrap();
+    for v in run(&gauss, 10.0) {
+        assert!((v.optimal - v.beta).abs() < 1e-6 * v.beta, "{v:?}");
+    }
+    let point = GaussianMixture::gaussian(array![0.5], array![[1e-8]]).unwrap();
+    for v in run(&point, 10.0) {
+        assert!((v.optimal - v.beta_tilde).abs() < 1e-3 * v.beta_tilde, "{v:?}");
+    }
+    let unit = GaussianMixture::isotropic(vec![0.4, 0.6], array![[-1.0], [1.0]], 0.04).unwrap();
+    assert!((unit.covariance()[[0, 0]] - 1.0).abs() < 1e-12);
+    let levels = run(&unit, 10.0);
+    assert_eq!(levels.len(), 999);
+    let share = |v: &diffusion_sde::framework::reverse_variance::LevelVariance| (v.optimal - v.beta_tilde) / (v.beta - v.beta_tilde);
+    assert!(levels.iter().all(|v| share(v) > -1e-9 && share(v) < 1.0 + 1e-9));
+    assert!(levels.iter().any(|v| share(v) > 0.2 && share(v) < 0.8), "strictly inside somewhere");
+    let wide = run(&GaussianMixture::two_modes_1d(), 14.0);
+    let top = wide.iter().map(share).fold(f64::MIN, f64::max);
+    assert!(top > 2.0, "variance-4 data reach past β_t: σ*² − β̃ up to {top} × (β − β̃)");
+    assert!(optimal_variances(&schedule, &GaussianMixture::appendix_2d(), 5.0, 101).is_err());
+}

@@ -15,6 +15,7 @@
 //!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]);
 //! - the family of reverse processes with the forward marginals, PF-ODE to reverse SDE and beyond
 //!   ([`reverse_family`], seed 001 §3.1.5);
+//! - the optimal variance of DDPM's reverse step between `β̃` and `β` ([`reverse_variance`], seed 002 §1.2);
 //! - what Girsanov's theorem bounds, checked on a grid ([`girsanov`], seed 004 §6);
 //! - seed 002 §3's sampler listings run as written and corrected ([`listings`]).
 
@@ -30,6 +31,7 @@ pub mod likelihood;
 pub mod listings;
 pub mod reverse_family;
 pub mod reverse_recipe;
+pub mod reverse_variance;
 mod marginal;
 pub mod samplers;
 pub mod score_targets;
