@@ -108,3 +108,23 @@ fn optimal_reverse_variance_lies_between_beta_tilde_and_beta() {
     assert!(top > 2.0, "variance-4 data reach past β_t: σ*² − β̃ up to {top} × (β − β̃)");
     assert!(optimal_variances(&schedule, &GaussianMixture::appendix_2d(), 5.0, 101).is_err());
 }
+
+/// Seed 001's optional Bayes derivation of the reverse SDE: the exact one-step kernel
+/// `p(x_{t−Δt} | x_t)` for the mixture has the Euler–Maruyama step's mean to `O(Δt²)` and its
+/// variance `g²Δt` to a relative `O(Δt)` (fitted log–log slopes 2 and 1).
+#[test]
+fn bayes_kernel_tends_to_the_reverse_euler_step() {
+    use diffusion_sde::framework::bayes_step::bayes_vs_euler;
+    use diffusion_sde::sde_basics::chains::loglog_slope;
+    let dts = [0.01, 0.005, 0.0025, 0.00125, 0.000625];
+    for (y, t) in [(0.5, 0.3), (-1.5, 0.1), (0.0, 0.8)] {
+        let steps = bayes_vs_euler(&VpSde::default(), &GaussianMixture::two_modes_1d(), y, t, &dts).unwrap();
+        let mean_gap: Vec<f64> = steps.iter().map(|s| (s.bayes_mean - s.euler_mean).abs()).collect();
+        let var_gap: Vec<f64> = steps.iter().map(|s| (s.bayes_var / s.euler_var - 1.0).abs()).collect();
+        let (pm, pv) = (loglog_slope(&dts, &mean_gap).unwrap(), loglog_slope(&dts, &var_gap).unwrap());
+        assert!((pm - 2.0).abs() < 0.2, "y = {y}, t = {t}: mean slope {pm} ({mean_gap:?})");
+        assert!((pv - 1.0).abs() < 0.2, "y = {y}, t = {t}: variance slope {pv} ({var_gap:?})");
+        assert!(var_gap[4] < 0.05 && mean_gap[4] < 1e-3, "{steps:?}");
+    }
+    assert!(bayes_vs_euler(&VpSde::default(), &GaussianMixture::two_modes_1d(), 0.0, 0.1, &[0.2]).unwrap_err().to_string().contains("dt"));
+}

@@ -13,6 +13,7 @@
 //!   encoder/decoder with latent interpolation ([`encoding`]);
 //! - classifier and classifier-free guidance ([`guidance`]) and flow matching with the
 //!   velocity ↔ score ↔ ε ↔ x₀ dictionary ([`flow_matching`]);
+//! - the reverse SDE's Euler step as the limit of the one-step Bayes kernel ([`bayes_step`]);
 //! - the family of reverse processes with the forward marginals, PF-ODE to reverse SDE and beyond
 //!   ([`reverse_family`], seed 001 §3.1.5);
 //! - the optimal variance of DDPM's reverse step between `β̃` and `β` ([`reverse_variance`], seed 002 §1.2);
@@ -20,6 +21,7 @@
 //! - seed 002 §3's sampler listings run as written and corrected ([`listings`]).
 
 mod affine;
+pub mod bayes_step;
 pub mod dsm;
 pub mod encoding;
 pub mod flow_matching;
