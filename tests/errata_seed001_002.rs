@@ -149,3 +149,44 @@ fn seed_002_pf_ode_with_sigma_squared_misses_the_data() {
     let with = run(&Pf002AsWritten { sde: &vp, score: &truth, with_drift: true });
     assert!(with.var(0.0) > 100.0, "var {}", with.var(0.0));
 }
+
+/// Seed 001 §3.1.3: frozen at one time, the reverse SDE is Langevin dynamics for `p_t²`, not
+/// `p_t` (`dx = s du + dW_u`, half Langevin's `√2` noise). From draws of `p_t`, `t = 0.3`, run
+/// for `u = 20`: the frozen reverse SDE settles on `p_t²` and leaves `p_t`; Langevin with `√2`
+/// stays on `p_t` (KS: 99.9 % critical value `1.95/√n` plus 0.01 for the Euler steps).
+#[test]
+fn frozen_reverse_sde_is_langevin_for_p_squared() {
+    use diffusion_sde::framework::reverse_family::{squared_1d, FrozenReverse};
+    use diffusion_sde::smld::LangevinSde;
+    let (vp, n, t) = (VpSde::default(), 10_000, 0.3);
+    let truth = MixtureMarginal::new(vp, GaussianMixture::two_modes_1d());
+    let p_t = truth.at(t).unwrap();
+    let p2 = squared_1d(&p_t).unwrap();
+    let start = p_t.sample(n, 12);
+    let grid = TimeGrid::uniform(0.0, 20.0, 4000).unwrap();
+    let run = |sde: &dyn Sde| EulerMaruyama.solve(sde, start.view(), &grid, Noise::Seed(13), Record::Final).unwrap().last().clone();
+    let critical = 1.95 / (n as f64).sqrt() + 0.01;
+    let frozen = run(&FrozenReverse { score: &truth, level: t });
+    let (to_p2, to_p) = (p2.ks_distance(frozen.view()).unwrap(), p_t.ks_distance(frozen.view()).unwrap());
+    assert!(to_p2 < critical && to_p > 2.0 * critical, "frozen reverse SDE: KS to p² {to_p2}, to p {to_p}");
+    let langevin = run(&LangevinSde { score: &truth, level: t });
+    let ks = p_t.ks_distance(langevin.view()).unwrap();
+    assert!(ks < critical, "Langevin: KS to p {ks}");
+    // p² of one Gaussian N(m, V) is N(m, V/2).
+    let one = squared_1d(&GaussianMixture::gaussian(array![1.0], array![[0.5]]).unwrap()).unwrap();
+    assert!((one.covariance()[[0, 0]] - 0.25).abs() < 1e-12 && (one.mean()[0] - 1.0).abs() < 1e-12);
+}
+
+/// Seed 002 §4.3: flow matching and ε-prediction are equivalent "up to a constant" — no: the
+/// velocity error is `c(t)²` times the ε error (`flow_matching_loss_is_a_weighted_eps_loss`),
+/// and the weight `c(t)²` changes by a factor 9 over `t ∈ [0.05, 0.95]` on the VP SDE and by
+/// 360 on the linear path (`1/(1 − t)²`): a weighting, not an offset.
+#[test]
+fn flow_matching_and_eps_losses_differ_by_a_weight_not_a_constant() {
+    use diffusion_sde::framework::flow_matching::{Kernel, LinearPath};
+    for (sde, ratio) in [(Box::new(VpSde::default()) as Box<dyn ForwardSde>, 8.0), (Box::new(LinearPath), 300.0)] {
+        let weights: Vec<f64> = [0.05, 0.25, 0.5, 0.75, 0.95].iter().map(|&t| Kernel::of(sde.as_ref(), t).unwrap().eps_to_velocity().powi(2)).collect();
+        let (lo, hi) = weights.iter().fold((f64::MAX, 0.0_f64), |(a, b), &w| (a.min(w), b.max(w)));
+        assert!(hi > ratio * lo, "c² from {lo} to {hi}");
+    }
+}

@@ -13,6 +13,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::data::GaussianMixture;
 use crate::error::invalid;
 use crate::sde_basics::{Diffusion, Score, Sde};
 use crate::Result;
@@ -61,4 +62,53 @@ impl<S: Sde, C: Score> Sde for ReverseFamily<S, C> {
     fn diffusion(&self, x: ArrayView2<f64>, t: f64) -> Result<Diffusion<f64>> {
         Ok(Diffusion::Scalar(self.eta * scalar(self.forward.diffusion(x, t)?)?))
     }
+}
+
+/// The reverse SDE with its time frozen at `level`, in the time `u = ∫ g²` (seed 001 §3.1.3's
+/// Langevin reading): `dx = ∇log p_level(x) du + dW_u`. Langevin dynamics for `π` is
+/// `dx = ∇log π du + √2 dW_u`; with the reverse SDE's noise, half of that, the stationary law is
+/// `∝ p_level²` ([`squared_1d`]), not `p_level`. The reverse SDE is the PF-ODE's transport plus
+/// Langevin dynamics for `p_t` at rate `½g²` — the η = 1 member of [`ReverseFamily`].
+#[derive(Debug, Clone)]
+pub struct FrozenReverse<C> {
+    /// The score.
+    pub score: C,
+    /// The frozen time `t`.
+    pub level: f64,
+}
+
+impl<C: Score> Sde for FrozenReverse<C> {
+    /// `∇log p_level(x)`.
+    fn drift(&self, x: ArrayView2<f64>, _u: f64) -> Result<Array2<f64>> {
+        self.score.score(x, self.level)
+    }
+
+    /// `1`.
+    fn diffusion(&self, _x: ArrayView2<f64>, _u: f64) -> Result<Diffusion<f64>> {
+        Ok(Diffusion::Scalar(1.0))
+    }
+}
+
+/// `p² / ∫p²` of a 1-D mixture `p = Σ w_k N(m_k, V_k)`, itself a mixture: the pair `(j, k)` has
+/// weight `∝ w_j w_k N(m_j; m_k, V_j + V_k)`, mean `(V_k m_j + V_j m_k)/(V_j + V_k)` and
+/// variance `V_j V_k/(V_j + V_k)`.
+pub fn squared_1d(p: &GaussianMixture) -> Result<GaussianMixture> {
+    if p.dim() != 1 {
+        return invalid("p", format!("{}-D", p.dim()), "the square is built in 1-D");
+    }
+    let k = p.weights().len();
+    let (mut weights, mut means, mut covs) = (Vec::new(), Vec::new(), Vec::new());
+    for a in 0..k {
+        for b in 0..k {
+            let (ma, mb) = (p.means()[[a, 0]], p.means()[[b, 0]]);
+            let (va, vb) = (p.covs()[a][[0, 0]], p.covs()[b][[0, 0]]);
+            let overlap = (-(ma - mb).powi(2) / (2.0 * (va + vb))).exp() / (2.0 * std::f64::consts::PI * (va + vb)).sqrt();
+            weights.push(p.weights()[a] * p.weights()[b] * overlap);
+            means.push((vb * ma + va * mb) / (va + vb));
+            covs.push(Array2::from_elem((1, 1), va * vb / (va + vb)));
+        }
+    }
+    let total: f64 = weights.iter().sum();
+    let means = Array2::from_shape_vec((k * k, 1), means).map_err(|e| crate::Error::Shape(e.to_string()))?;
+    GaussianMixture::new(weights.iter().map(|w| w / total).collect(), means, covs)
 }
