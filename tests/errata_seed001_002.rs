@@ -190,3 +190,27 @@ fn flow_matching_and_eps_losses_differ_by_a_weight_not_a_constant() {
         assert!(hi > ratio * lo, "c² from {lo} to {hi}");
     }
 }
+
+/// Seed 001's optional section, the link to variational models: one reverse step's KL is
+/// `½ (SNR(s) − SNR(t)) ‖x₀ − x̂₀‖²` exactly, and the continuous loss's weight in score space,
+/// `−SNR'(t) σ⁴/α²` from the kernel alone, is the SDE's `g(t)²` for VP, VE and sub-VP (to the
+/// central difference's `O(h²)`).
+#[test]
+fn variational_loss_is_the_g2_weighted_score_loss() {
+    use diffusion_sde::framework::{variational_score_weight, variational_step_kl, SubVpSde, VeSde};
+    let sdes: Vec<(&str, Box<dyn ForwardSde>)> =
+        vec![("VP", Box::new(VpSde::default())), ("VE", Box::new(VeSde::new(0.01, 50.0).unwrap())), ("sub-VP", Box::new(SubVpSde::default()))];
+    for (name, sde) in &sdes {
+        for t in [0.1, 0.5, 0.9] {
+            let (kl, snr_form) = variational_step_kl(sde.as_ref(), t - 0.05, t, 2.5).unwrap();
+            assert!((kl - snr_form).abs() < 1e-9 * kl, "{name} t = {t}: {kl} vs {snr_form}");
+            let g = match sde.diffusion(array![[0.0]].view(), t).unwrap() {
+                Diffusion::Scalar(g) => g,
+                other => panic!("{other:?}"),
+            };
+            let w = variational_score_weight(sde.as_ref(), t, 1e-5).unwrap();
+            assert!((w - g * g).abs() < 1e-6 * g * g, "{name} t = {t}: weight {w} vs g² {}", g * g);
+        }
+    }
+    assert!(variational_step_kl(sdes[0].1.as_ref(), 0.5, 0.4, 1.0).is_err());
+}

@@ -44,6 +44,6 @@ pub use affine::{AffineSde, TimeFn, AFFINE_STEPS};
 // The forward-SDE family is vocabulary of every chapter; it is defined in `sde_basics`.
 pub use crate::sde_basics::{ForwardSde, SubVpSde, VeSde, VpSde};
 pub use gaussian::GaussianExample;
-pub use kernel_lemma::{linear_sde_coefficients, KernelSde};
+pub use kernel_lemma::{linear_sde_coefficients, variational_score_weight, variational_step_kl, KernelSde};
 pub use marginal::MixtureMarginal;
 pub use scheduled::ScheduledVpSde;
