@@ -2,7 +2,8 @@
 # The single entry point of the workbook's notebook machinery.
 #
 #   ./workbook.sh setup   install/check the toolchain and the headless browser (idempotent)
-#   ./workbook.sh lab     setup, then JupyterLab on notebooks/
+#   ./workbook.sh lab     setup, build the crate for the notebooks (progress shown), then
+#                         JupyterLab on notebooks/
 #   ./workbook.sh book    setup, execute every notebook (full size), build the site target/book/,
 #                         check every page in headless Chromium, export the figures (SVG, PNG)
 #   ./workbook.sh test    setup, cargo tests, every notebook once at reduced size (WORKBOOK_QUICK=1),
@@ -17,11 +18,17 @@
 # Everything installed lives in a per-user cache outside the checkout:
 #   ${WORKBOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/diffusion-sde-workbook}
 #     evcxr-0.22.0/bin/evcxr_jupyter     the Rust kernel (cargo install --locked, pinned)
-#     venv-<hash of tools/requirements.txt>/   JupyterLab, nbclient, nbconvert (+ kernelspec `rust`)
-#     evcxr-build/slot-N/                 persistent evcxr build dirs, one per live kernel
+#     venv-<hash of tools/requirements.txt>/   JupyterLab (+ plotly's renderer), nbclient, nbconvert,
+#                                         nbstripout
+#     evcxr-build/warm/                   the crate built by `lab` before JupyterLab starts
+#     evcxr-build/slot-N/                 persistent evcxr build dirs, one per live kernel; a new
+#                                         one starts as a copy of warm/ (tools/evcxr-kernel.sh)
 #     assets/mathjax/                     MathJax 2.7 for the offline HTML book
-# The checkout gets a `.venv` symlink to the venv in use. The browser check and the figure export
-# use Debian's chromium + chromium-driver (apt-get, installed by setup when run as root).
+# The checkout gets a `.venv` symlink to the venv in use, its own `rust` kernelspec in
+# target/jupyter/ (pointing at its own tools/evcxr-kernel.sh: checkouts never share one), and
+# git's nbstripout filter in .git/config (committed notebooks stay without outputs). The browser
+# check and the figure export use Debian's chromium + chromium-driver (apt-get, installed by
+# setup when run as root).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,6 +40,7 @@ EVCXR_ROOT="$CACHE/evcxr-$EVCXR_VERSION"
 EVCXR_BIN="$EVCXR_ROOT/bin/evcxr_jupyter"
 REQUIREMENTS="$ROOT/tools/requirements.txt"
 KERNEL_WRAPPER="$ROOT/tools/evcxr-kernel.sh"
+KERNELS="$ROOT/target/jupyter" # this checkout's kernelspec: $KERNELS/kernels/rust
 RUNNER="$ROOT/tools/nbrun.py"
 EXECUTED="$ROOT/target/executed" # the runner's executed copies, input of the site build
 BOOK="$ROOT/target/book"
@@ -100,7 +108,7 @@ install_venv() {
     local marker="$VENV/.workbook-installed"
     if [[ -f "$marker" ]] && "$VENV/bin/python" -c '
 import importlib.util as u, sys
-sys.exit(0 if all(u.find_spec(m) for m in ("nbclient", "nbconvert", "jupyterlab", "jupyter_server_mathjax")) else 1)
+sys.exit(0 if all(u.find_spec(m) for m in ("nbclient", "nbconvert", "jupyterlab", "jupyter_server_mathjax", "plotly", "nbstripout")) else 1)
 ' >/dev/null 2>&1; then
         return 0
     fi
@@ -116,19 +124,22 @@ sys.exit(0 if all(u.find_spec(m) for m in ("nbclient", "nbconvert", "jupyterlab"
     date -u +%FT%TZ >"$marker"
 }
 
+# The kernelspec `rust` lives in the checkout (target/jupyter, first on JUPYTER_PATH for `lab`
+# and the runner), so each clone starts kernels through its own wrapper. Its name stays `rust`:
+# it is what the notebooks' metadata says.
 install_kernelspec() {
-    local dir="$VENV/share/jupyter/kernels/rust"
+    local dir="$KERNELS/kernels/rust"
     local want
     want="$(
-        "$VENV/bin/python" - "$KERNEL_WRAPPER" "$CACHE" "$EVCXR_BIN" <<'PY'
+        "$VENV/bin/python" - "$KERNEL_WRAPPER" "$CACHE" "$EVCXR_BIN" "$VENV/bin/python" <<'PY'
 import json, sys
-wrapper, cache, evcxr = sys.argv[1:4]
+wrapper, cache, evcxr, python = sys.argv[1:5]
 print(json.dumps({
     "argv": [wrapper, "--control_file", "{connection_file}"],
     "display_name": "Rust",
     "language": "rust",
     "interrupt_mode": "message",
-    "env": {"WORKBOOK_CACHE": cache, "WORKBOOK_EVCXR": evcxr},
+    "env": {"WORKBOOK_CACHE": cache, "WORKBOOK_EVCXR": evcxr, "WORKBOOK_PYTHON": python},
 }, indent=1))
 PY
     )"
@@ -137,6 +148,27 @@ PY
         printf '%s\n' "$want" >"$dir/kernel.json"
     fi
     chmod +x "$KERNEL_WRAPPER"
+}
+
+# git's nbstripout filter for this repository only (.git/config; .gitattributes names it for
+# *.ipynb): what git sees of a notebook has no outputs, execution counts or language_info, so a
+# chapter opened and run in JupyterLab does not show as modified. The file on disk keeps its
+# outputs. Not `required`: without the venv, git falls back to the file as it is.
+install_git_filter() {
+    git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1 || return 0 # an exported tree, not a clone
+    # tools/strip-notebook.sh runs nbstripout from this checkout's own .venv (git runs filters
+    # from the top of the working tree), so checkouts sharing a .git never use each other's venv.
+    local -A want=(
+        [filter.nbstripout.clean]="tools/strip-notebook.sh"
+        [filter.nbstripout.smudge]="cat"
+        [diff.ipynb.textconv]="tools/strip-notebook.sh -t"
+    )
+    local key
+    for key in "${!want[@]}"; do
+        if [[ "$(git -C "$ROOT" config --local --get "$key" 2>/dev/null)" != "${want[$key]}" ]]; then
+            git -C "$ROOT" config --local "$key" "${want[$key]}"
+        fi
+    done
 }
 
 install_assets() {
@@ -236,9 +268,10 @@ setup() {
     flock "$setup_lock"
     install_evcxr
     install_venv
-    install_kernelspec
     install_assets
     flock -u "$setup_lock"
+    install_kernelspec
+    install_git_filter
     exec {setup_lock}>&-
     # Pointer for editors and humans; ignored by git.
     if [[ "$(readlink "$ROOT/.venv" 2>/dev/null)" != "$VENV" ]]; then
@@ -248,10 +281,10 @@ setup() {
             ln -sfn "$VENV" "$ROOT/.venv"
         fi
     fi
-    # Jupyter looks in $JUPYTER_PATH first: our `rust` kernelspec beats any user-wide one.
-    export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+    # Jupyter looks in $JUPYTER_PATH first: this checkout's `rust` kernelspec beats any other.
+    export JUPYTER_PATH="$KERNELS:$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
     export WORKBOOK_CACHE="$CACHE"
-    say "ready: evcxr_jupyter $EVCXR_VERSION ($EVCXR_BIN), venv .venv -> $VENV, kernel 'rust', MathJax $CACHE/assets/mathjax"
+    say "ready: evcxr_jupyter $EVCXR_VERSION ($EVCXR_BIN), venv .venv -> $VENV, kernel 'rust' ($KERNELS), MathJax $CACHE/assets/mathjax"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -268,16 +301,74 @@ runner() {
 }
 
 # ---------------------------------------------------------------- commands
+# What the warm build depends on besides the crate's sources: when it changes, every build slot
+# starts again from a copy of the new warm build (tools/evcxr-kernel.sh).
+warm_stamp() {
+    { cat "$ROOT/Cargo.toml" "$ROOT/Cargo.lock"; rustc -vV; echo "evcxr $EVCXR_VERSION"; } |
+        sha256sum | cut -c1-16
+}
+
+# A machine whose kernels (e.g. the test runner's) already built a slot: warm/ starts as a copy
+# of an unused one, so the first warm build is incremental too.
+seed_warm_from_a_slot() {
+    local warm="$1" slot fd
+    for slot in "$CACHE"/evcxr-build/slot-*/; do
+        slot="${slot%/}"
+        [[ -d "$slot/target" ]] || continue
+        exec {fd}>"$slot.lock"
+        if flock -n "$fd"; then
+            say "starting the warm build from $slot ($(du -sh "$slot" | cut -f1)) ..."
+            rm -rf "$warm.tmp"
+            cp -a --reflink=auto "$slot" "$warm.tmp" && rm -f "$warm.tmp/.workbook-warm" && mv "$warm.tmp" "$warm"
+            rm -rf "$warm.tmp"
+            exec {fd}>&-
+            return 0
+        fi
+        exec {fd}>&-
+    done
+    return 0
+}
+
+# Builds the crate as the notebooks' first cells do, in $CACHE/evcxr-build/warm, before JupyterLab
+# starts: the first `:dep` in a notebook then takes seconds (its kernel's new build slot is a
+# copy of this one). Progress: cargo's "Compiling ..." lines. A failure only warns.
+warm_build() {
+    local warm="$CACHE/evcxr-build/warm" stamp t0=$SECONDS
+    stamp="$(warm_stamp)"
+    mkdir -p "$CACHE/evcxr-build"
+    [[ -d "$warm" ]] || seed_warm_from_a_slot "$warm"
+    if [[ "$(cat "$warm/.workbook-warm" 2>/dev/null)" == "$stamp" ]]; then
+        say "checking the notebooks' build of the crate ($warm; seconds, ~1 min when the crate changed) ..."
+    elif [[ -f "$warm/.workbook-warm" ]]; then
+        say "Cargo.toml, Cargo.lock or the toolchain changed: rebuilding what changed in $warm (minutes) ..."
+    else
+        say "building the crate and its dependencies for the notebooks, once per machine"
+        say "(~5 min on 2 cores, ~1.1 GB in $warm); later starts take seconds ..."
+    fi
+    if ! WORKBOOK_BUILD_DIR="$warm" runner --warm --timeout-first 3600 "$ROOT/notebooks/00_quickstart.ipynb"; then
+        say "warning: the warm build failed (above); JupyterLab starts anyway, and a notebook's first"
+        say ":dep builds the crate itself (minutes, progress shown under the cell)"
+        return 0
+    fi
+    if [[ "$(cat "$warm/.workbook-warm" 2>/dev/null)" != "$stamp" ]]; then
+        printf '%s\n' "$stamp" >"$warm/.workbook-warm"
+    fi
+    say "the crate is built ($((SECONDS - t0)) s): a notebook's first :dep takes seconds"
+}
+
 cmd_lab() {
     setup
-    local args=(--notebook-dir="$ROOT/notebooks")
+    warm_build
+    # tools/jupyter_lab_config.py: figures saved without their PNG snapshots (tools/lab_save.py),
+    # tornado's ping-timeout warning dropped (its doc says why).
+    local args=(--notebook-dir="$ROOT/notebooks" --config="$ROOT/tools/jupyter_lab_config.py")
     if [[ -z "${DISPLAY:-}" && -z "${WAYLAND_DISPLAY:-}" && "$(uname -s)" != Darwin ]]; then
         args+=(--no-browser)
     fi
     if [[ "$(id -u)" == 0 ]]; then
         args+=(--allow-root) # containers, CI machines
     fi
-    exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
+    PYTHONPATH="$ROOT/tools${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/jupyter" lab "${args[@]}" "$@"
 }
 
 # Execute notebooks once (the runner's --output-dir keeps the executed copies, each with the

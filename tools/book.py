@@ -14,8 +14,9 @@ result. Nothing here executes a notebook.
     ("seeds" may also be a list of strings); without it the title is the first markdown
     heading and the seeds are the "seed NNN §x.y" references found in the headings.
   * Pages: nbconvert HTML (tools/book.html.j2) with a bar of previous/next/contents links,
-    MathJax 2 from the local copy in mathjax/, and plotly.js moved out of every page into one
-    shared assets/plotly.min.js (the `plot::load_plotly()` cell embeds ~4.7 MB inline).
+    MathJax 2 from the local copy in mathjax/, and the figures (`plot::show`: plotly's JSON
+    MIME type, no plotly.js in the notebook) drawn by one shared assets/plotly.min.js, a copy
+    of --plotly-js (default: the `plotly` Python package's, the version JupyterLab draws with).
     Everything is referenced relatively: the folder works offline, from file:// or any server.
   * Bad input. Only a run that passed (metadata "nbrun_result" written by nbrun.py, status
     "passed", every code cell executed) is published as a chapter. A run that failed gets its
@@ -28,8 +29,8 @@ result. Nothing here executes a notebook.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -45,13 +46,11 @@ MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
 RESULT_KEY = "nbrun_result"  # written by nbrun.py --output-dir
 META_KEY = "workbook"  # {"title": ..., "seeds": ...} in a notebook's metadata
 PLOTLY_ASSET = "assets/plotly.min.js"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"  # a figure as plot::show displays it
 SITE_TITLE = "Diffusion models through SDEs and ODEs — the workbook"
 
-# plotly.js as `Plot::offline_js_sources()` embeds it: one inline <script> whose body starts
-# with the bundle's licence header "/** * plotly.js v3.0.1 ..." (and ends "window.Plotly = Plotly").
-SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
+# plotly.min.js starts with its licence header "/** * plotly.js v4.1.1 ...".
 PLOTLY_HEADER = re.compile(r"\s*/\*[\s*]*plotly\.js v(\d[\w.+-]*)")
-PLOTLY_MIN_BYTES = 500_000  # a real bundle is megabytes; a plot's own script is not a bundle
 
 HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 SEED_REF = re.compile(r"seeds?\s+(\d{3})((?:\s*(?:§|appendix\s+)\s*[^\s,;)()]+)?)", re.I)
@@ -138,60 +137,58 @@ def run_status(executed) -> tuple[str, str, bool]:
     return "complete", "", quick
 
 
-# ---------------------------------------------------------------- plotly.js out of the page
-class PlotlyAssets:
-    """Moves inline plotly.js bundles into shared files under assets/."""
+# ---------------------------------------------------------------- figures
+def default_plotly_js() -> str | None:
+    """plotly.min.js of the `plotly` Python package (the one JupyterLab's renderer bundles)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(spec.submodule_search_locations[0], "package_data", "plotly.min.js")
 
-    def __init__(self, out: str):
-        self.out = out
-        self.files: dict[str, str] = {}  # sha256 -> site-relative path
-        self.versions: dict[str, str] = {}
 
-    def asset_for(self, body: str) -> str:
-        digest = hashlib.sha256(body.encode()).hexdigest()
-        if digest not in self.files:
-            # The first bundle seen is assets/plotly.min.js; a different one (another plotly.js
-            # version in some notebook) gets its own file rather than replacing it.
-            rel = PLOTLY_ASSET if not self.files else f"assets/plotly-{digest[:12]}.min.js"
-            path = os.path.join(self.out, rel)
+class PlotlyFigures:
+    """Draws the notebooks' figures on the pages with one shared, local plotly.js.
+
+    `plot::show` displays a figure as its JSON under PLOTLY_MIME (what JupyterLab's plotly
+    renderer draws). Here each such output becomes HTML: a `.plotly-graph-div` and a
+    `Plotly.newPlot` call; the page loads assets/plotly.min.js (a copy of --plotly-js), once.
+    """
+
+    def __init__(self, out: str, plotly_js: str):
+        self.out, self.plotly_js = out, plotly_js
+        self.version: str | None = None  # set once the asset is written
+        self.figures = 0
+
+    def asset(self) -> str:
+        if self.version is None:
+            path = os.path.join(self.out, PLOTLY_ASSET)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(body)
-            self.files[digest] = rel
-            m = PLOTLY_HEADER.match(body)
-            self.versions[rel] = m.group(1) if m else "unknown version"
-        return self.files[digest]
+            shutil.copyfile(self.plotly_js, path)
+            with open(path, encoding="utf-8", errors="replace") as f:
+                m = PLOTLY_HEADER.match(f.read(200))
+            self.version = m.group(1) if m else "unknown version"
+        return PLOTLY_ASSET
 
-    def rewrite(self, text: str, up: str) -> tuple[str, int]:
-        count = 0
+    def figure_html(self, figure) -> str:
+        self.figures += 1
+        if isinstance(figure, str):
+            figure = json.loads(figure)
+        div = f"fig-{self.figures}"
+        # Inside <script>, "</" must not end the element: JSON allows "<\/" for it.
+        data = json.dumps(figure, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        return (f'<div id="{div}" class="plotly-graph-div" style="height:100%; width:100%;"></div>\n'
+                f'<script type="text/javascript">Plotly.newPlot("{div}", {data});</script>')
 
-        def repl(m):
-            nonlocal count
-            attrs, body = m.group(1), m.group(2)
-            if re.search(r"\bsrc\s*=", attrs, re.I) or len(body) < PLOTLY_MIN_BYTES:
-                return m.group(0)
-            if not (PLOTLY_HEADER.match(body) or re.search(r"window\.Plotly\s*=", body[-4096:])):
-                return m.group(0)
-            count += 1
-            return f'<script src="{up}{self.asset_for(body)}" charset="utf-8"></script>'
-
-        return SCRIPT.sub(repl, text), count
-
-    def rewrite_notebook(self, nb, up: str) -> int:
+    def rewrite_notebook(self, nb) -> int:
+        """Replaces every figure output of `nb` by its HTML; returns how many there were."""
         count = 0
         for cell in nb.cells:
             for out in cell.get("outputs", []):
                 data = out.get("data") or {}
-                value = data.get("text/html")
-                if value is None:
+                if PLOTLY_MIME not in data:
                     continue
-                text = "".join(value) if isinstance(value, list) else value
-                if len(text) < PLOTLY_MIN_BYTES:
-                    continue
-                new, n = self.rewrite(text, up)
-                if n:
-                    data["text/html"] = new
-                    count += n
+                data["text/html"] = self.figure_html(data.pop(PLOTLY_MIME))
+                count += 1
         return count
 
 
@@ -208,9 +205,9 @@ def link(entry: Entry | None, page_from: str) -> dict | None:
     return {"href": href, "title": entry.title}
 
 
-def render_page(exporter: HTMLExporter, entry: Entry, executed, plotly: PlotlyAssets, quick_note: str):
+def render_page(exporter: HTMLExporter, entry: Entry, executed, plotly: PlotlyFigures, quick_note: str):
     up = up_for(entry.page)
-    moved = plotly.rewrite_notebook(executed, up)
+    figures = plotly.rewrite_notebook(executed)
     executed.metadata["title"] = entry.title  # the <title> of nbconvert's template
     exporter.mathjax_url = f"{up}mathjax/MathJax.js?config={MATHJAX_CONFIG}"
     resources = {
@@ -224,10 +221,11 @@ def render_page(exporter: HTMLExporter, entry: Entry, executed, plotly: PlotlyAs
             "reason": entry.reason,
             "quick_note": quick_note,
             "site_title": SITE_TITLE,
+            "plotly_js": f"{up}{plotly.asset()}" if figures else None,
         }
     }
     body, _ = exporter.from_notebook_node(executed, resources=resources)
-    return body, moved
+    return body, figures
 
 
 def render_docs(exporter: HTMLExporter, out: str, docs: str, pages: list[str], quick_note: str) -> None:
@@ -383,17 +381,17 @@ def build(args) -> int:
                       "experiments than the full book. ./workbook.sh book builds the full size.")
 
     exporter = HTMLExporter(template_file=os.path.abspath(args.template))
-    plotly = PlotlyAssets(out)
+    plotly = PlotlyFigures(out, args.plotly_js)
     for e in entries:
         if e.page is None:
             continue
         t = time.monotonic()
-        body, moved = render_page(exporter, e, executed[e.rel], plotly, quick_note if e.quick else "")
+        body, figures = render_page(exporter, e, executed[e.rel], plotly, quick_note if e.quick else "")
         path = os.path.join(out, e.page)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             f.write(body)
-        print(f"  {e.page}: {len(body) / 1e6:.2f} MB, plotly.js bundles moved out: {moved}"
+        print(f"  {e.page}: {len(body) / 1e6:.2f} MB, {figures} figure(s)"
               f" ({time.monotonic() - t:.1f} s)", flush=True)
 
     render_docs(exporter, out, os.path.join(args.notebooks, "..", "docs"), [e.page for e in entries if e.page], quick_note)
@@ -405,7 +403,7 @@ def build(args) -> int:
                   for e in entries if e.page] + [{"page": "index.html", "status": "index"}],
         "not_published": [{"notebook": e.rel, "status": e.status, "reason": e.reason}
                           for e in entries if not e.page],
-        "plotly": plotly.versions,
+        "plotly": {PLOTLY_ASSET: plotly.version} if plotly.version else {},
     }
     with open(os.path.join(out, "book.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1, ensure_ascii=False)
@@ -413,8 +411,8 @@ def build(args) -> int:
     bad = [e for e in entries if e.status != "complete"]
     done = len(entries) - len(bad)
     print(f"book: {done} of {len(entries)} notebook(s) complete, {out}/index.html "
-          f"({time.monotonic() - t0:.1f} s); plotly.js: "
-          + (", ".join(f"{k} (v{v})" for k, v in plotly.versions.items()) or "none embedded"), flush=True)
+          f"({time.monotonic() - t0:.1f} s); {plotly.figures} figure(s)"
+          + (f", {PLOTLY_ASSET} (plotly.js v{plotly.version})" if plotly.version else ""), flush=True)
     for e in bad:
         what = "FAILED (page under a banner)" if e.page else "NOT EXECUTED (no page)"
         print(f"book: {what}: {os.path.join(args.notebooks, e.rel)}: {e.reason}", file=sys.stderr, flush=True)
@@ -429,11 +427,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, metavar="DIR", help="the site to (re)create, e.g. target/book")
     p.add_argument("--mathjax", required=True, metavar="DIR", help="MathJax 2 folder (has MathJax.js)")
     p.add_argument("--template", default=os.path.join(here, "book.html.j2"), metavar="FILE")
+    p.add_argument("--plotly-js", default=default_plotly_js(), metavar="FILE",
+                   help="plotly.min.js for the figures (default: the plotly Python package's)")
     p.add_argument("--exclude", action="append", default=[], metavar="DIR",
                    help="a folder under --notebooks not to publish (repeatable), e.g. exercises")
     args = p.parse_args(argv)
     if not os.path.isfile(os.path.join(args.mathjax, "MathJax.js")):
         p.error(f"no MathJax.js in {args.mathjax}; run ./workbook.sh setup")
+    if not args.plotly_js or not os.path.isfile(args.plotly_js):
+        p.error(f"plotly.js not found ({args.plotly_js or 'no plotly package'}); run ./workbook.sh setup")
     return build(args)
 
 

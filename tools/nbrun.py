@@ -14,6 +14,11 @@ too (see StrictClient).
 
     nbrun.py [--timeout-first 900] [--timeout 300] [--output-dir DIR [--relative-to DIR]]
              [--expect-fail] [--summary FILE] NOTEBOOK...
+    nbrun.py --warm NOTEBOOK
+
+With --warm only the notebook's setup cells run (its first code cells made of `:` commands and
+`use` lines: `:dep` of the crate), to build the crate before anyone waits for it in JupyterLab
+(./workbook.sh lab; cargo's "Compiling ..." lines show on stderr).
 
 With --expect-fail every notebook given must fail (the runner's self-test); a notebook whose
 metadata has {"nbrun": {"expect_failure": "TEXT"}} must fail with TEXT in its reason.
@@ -42,12 +47,16 @@ from nbclient.exceptions import (
 )
 from nbclient.util import ensure_async, run_sync
 
-# Our kernelspec lives in <venv>/share/jupyter; make it win over any user-wide `rust` kernel.
-_share = os.path.join(sys.prefix, "share", "jupyter")
-if _share not in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
+# The `rust` kernelspec of this checkout lives in its target/jupyter (./workbook.sh setup);
+# make it win over any other `rust` kernel (another clone's, a user-wide one).
+_kernels = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "jupyter")
+if os.environ.get("JUPYTER_PATH", "").split(os.pathsep)[0] != _kernels:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (_share, os.environ.get("JUPYTER_PATH", "")) if p
+        p for p in (_kernels, os.environ.get("JUPYTER_PATH", "")) if p
     )
+
+# No build-progress display under the cells (tools/kernel_proxy.py): the book shows no build logs.
+os.environ.setdefault("WORKBOOK_BUILD_PROGRESS", "0")
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PANIC = "panicked at"
@@ -371,6 +380,44 @@ def run_notebook(path: str, args) -> tuple[Result, nbformat.NotebookNode | None]
     return res, nb
 
 
+def setup_cells(nb) -> list[int]:
+    """Indices of the notebook's setup cells: the first code cells whose every line is a
+    `:` command, a `use` item or blank."""
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+        if not all(line.startswith((":", "use ", "//")) for line in lines):
+            break
+        cells.append(index)
+    return cells
+
+
+def warm(path: str, args) -> int:
+    """Runs the setup cells of `path` (see --warm); 0 when they passed."""
+    nb = nbformat.read(path, as_version=4)
+    cells = setup_cells(nb)
+    if not any(is_dep_cell(nb.cells[i]) for i in cells):
+        print(f"nbrun --warm: no :dep among the setup cells of {path}", file=sys.stderr)
+        return 1
+    t0 = time.monotonic()
+    try:
+        with KernelSession(nb, os.path.dirname(os.path.abspath(path)), kernel=args.kernel,
+                           timeout=args.timeout, timeout_first=args.timeout_first,
+                           startup_timeout=args.startup_timeout) as k:
+            for i in cells:
+                reason = k.run(i)
+                if reason:
+                    print(f"nbrun --warm: {path} cell {i}: {reason}", file=sys.stderr)
+                    return 1
+    except Exception as e:  # kernel died or did not start
+        print(f"nbrun --warm: {type(e).__name__}: {first_line(str(e))}", file=sys.stderr)
+        return 1
+    print(f"nbrun --warm: {len(cells)} setup cell(s) of {path} in {time.monotonic() - t0:.0f} s", flush=True)
+    return 0
+
+
 RESULT_KEY = "nbrun_result"
 
 
@@ -422,7 +469,13 @@ def main(argv=None) -> int:
                         "(evcxr delivers stdout/stderr asynchronously; default 0.15 s)")
     p.add_argument("--summary", metavar="FILE",
                    help="append 'PASSED FAILED' (notebook counts) to FILE")
+    p.add_argument("--warm", action="store_true",
+                   help="run only the setup cells (`:dep`, `use`) of the one notebook given")
     args = p.parse_args(argv)
+    if args.warm:
+        if len(args.notebooks) != 1:
+            p.error("--warm takes one notebook")
+        return warm(args.notebooks[0], args)
 
     results = []
     mode = "expect-fail" if args.expect_fail else "run"

@@ -251,7 +251,7 @@ fn write_report(dir: &Path, plots: &[plotly::Plot]) -> Result<PathBuf> {
     let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Seed 000 appendix, rerun</title></head><body>\n");
     html += &plot::load_plotly().0;
     for p in plots {
-        html += &plot::show(p).0;
+        html += &plot::inline_html(p).0;
     }
     html += "</body></html>\n";
     let path = dir.join("appendix.html");

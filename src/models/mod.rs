@@ -26,7 +26,7 @@ mod convert;
 mod denoiser;
 mod device;
 pub mod embeddings;
-mod init;
+pub(crate) mod init;
 pub mod kernels;
 mod mlp;
 pub mod seed_unet;

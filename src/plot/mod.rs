@@ -1,9 +1,11 @@
 //! Plotly figures for the notebooks, displayed inline and offline (no maths here).
 //!
-//! Jupyter shows a value's `evcxr_display` output. plotly.rs's own `evcxr_display` emits a
-//! MIME type JupyterLab needs an extension for and exported HTML cannot show; [`show`] emits
-//! plain `text/html` instead, and [`load_plotly`] (the first cell of every notebook) embeds
-//! plotly.js once, so plots render with no internet, in JupyterLab and in the book.
+//! Jupyter shows a value's `evcxr_display` output. [`show`] emits the figure as plotly's own
+//! MIME type, `application/vnd.plotly.v1+json` (the figure's JSON, no plotly.js): JupyterLab
+//! draws it with the renderer of the `plotly` Python package (installed by `./workbook.sh
+//! setup`; it bundles plotly.js, so no internet is needed), and the book build turns it into a
+//! page that loads one shared local plotly.js. A saved notebook holds only its figures' data.
+//! [`load_plotly`] and [`inline_html`] make standalone HTML pages (the appendix report).
 
 pub mod animate;
 mod charts;
@@ -46,21 +48,42 @@ impl Html {
     }
 }
 
-/// plotly.js, embedded (about 4.7 MB), to be displayed once at the top of a notebook.
+/// A figure as Jupyter displays it: plotly's JSON under its own MIME type (see the module doc).
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// `{"data": [...], "layout": {...}, "config": {...}}`, as plotly.js's `newPlot` takes it.
+    pub json: String,
+}
+
+impl Figure {
+    /// Called by evcxr to display the value.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT application/vnd.plotly.v1+json\n{}\nEVCXR_END_CONTENT",
+            self.json
+        );
+    }
+}
+
+/// A figure to end a notebook cell with: drawn inline by JupyterLab and by the book's pages.
+pub fn show(plot: &Plot) -> Figure {
+    Figure {
+        json: plot.to_json(),
+    }
+}
+
+/// plotly.js, embedded (about 4.7 MB), once at the top of a standalone HTML page.
 pub fn load_plotly() -> Html {
     let sources = Plot::offline_js_sources();
     // `offline_js_sources` is plotly.js followed by MathJax; keep the first script only.
     let end = sources
         .find("</script>")
         .map_or(sources.len(), |i| i + "</script>".len());
-    Html(format!(
-        "{}\n<div class=\"plotly-loaded\" style=\"font-size:smaller;color:#666\">plotly.js loaded (offline).</div>",
-        &sources[..end]
-    ))
+    Html(sources[..end].to_string())
 }
 
-/// A figure as inline HTML (needs [`load_plotly`] earlier in the notebook).
-pub fn show(plot: &Plot) -> Html {
+/// A figure as inline HTML for a standalone page (needs [`load_plotly`] earlier in the page).
+pub fn inline_html(plot: &Plot) -> Html {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -171,4 +194,19 @@ pub fn histograms_with_densities(title: &str, panels: &[DensityPanel]) -> Plot {
     }
     plot.set_layout(layout);
     plot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shown_figure_is_plotly_json_without_plotly_js() {
+        let fig = show(&paths("two paths", &[0.0, 1.0], &[vec![0.0, 1.0], vec![1.0, 0.0]]));
+        let v: serde_json::Value = serde_json::from_str(&fig.json).unwrap();
+        assert_eq!(v["data"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["data"][0]["type"], "scatter");
+        assert_eq!(v["layout"]["title"]["text"], "two paths");
+        assert!(!fig.json.contains("<script"));
+    }
 }

@@ -3,16 +3,16 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use rand_distr::{Distribution, Uniform};
 
 use crate::error::invalid;
+use crate::models::init::initialise;
 use crate::models::Mlp;
 use crate::rng;
 use crate::Result;
 
-/// An MLP `dims[0] → … → dims[last]` with its parameters, initialised from `seed` with
-/// PyTorch's default `U(±1/√fan_in)` (weights and biases), variables visited in name order —
-/// the rule of the crate's other networks, so the numbers depend on the seed alone.
+/// An MLP `dims[0] → … → dims[last]` with its parameters, initialised from `seed` by the
+/// crate's one initialiser ([`initialise`]: PyTorch's default `U(±1/√fan_in)` for weights and
+/// biases, variables in name order), so the numbers depend on the seed alone.
 pub(crate) struct SeededMlp {
     pub mlp: Mlp,
     pub varmap: VarMap,
@@ -26,23 +26,7 @@ impl SeededMlp {
         let varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let mlp = Mlp::new(vb, dims)?;
-        let mut rng = rng::seeded(seed);
-        {
-            let vars = varmap.data().lock().expect("var map lock");
-            let mut names: Vec<&String> = vars.keys().collect();
-            names.sort();
-            for name in names {
-                let prefix = name.rsplit_once('.').map_or(name.as_str(), |p| p.0);
-                let fan_in = vars[&format!("{prefix}.weight")].dims()[1];
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                let u = Uniform::new_inclusive(-bound, bound).expect("bound > 0");
-                let var = &vars[name];
-                let values: Vec<f32> = (0..var.elem_count())
-                    .map(|_| u.sample(&mut rng) as f32)
-                    .collect();
-                var.set(&Tensor::from_vec(values, var.shape().clone(), device)?)?;
-            }
-        }
+        initialise(&varmap, device, seed, |_| None)?;
         Ok(Self { mlp, varmap })
     }
 

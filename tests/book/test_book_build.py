@@ -6,7 +6,7 @@
 What a reader must be able to trust: a notebook whose run failed, or that never ran, is named
 on stderr, makes the build fail and is not published as a complete chapter; titles and seed
 sections come from the metadata or the headings; prev/next skip incomplete chapters and work
-from nested folders; plotly.js leaves the pages for one shared asset.
+from nested folders; figures (plotly's JSON MIME type) are drawn with one shared local plotly.js.
 """
 from __future__ import annotations
 
@@ -26,20 +26,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 import book  # noqa: E402
 
-# A stand-in for the bundle `plot::load_plotly()` embeds: the real header, megabyte size.
-BUNDLE = ("/**\n* plotly.js v3.0.1\n* Copyright 2012-2025, Plotly, Inc.\n*/\n"
-          + "var Plotly = {};" + " " * 600_000 + "\nwindow.Plotly = Plotly;")
-PLOT = '<div id="fig-1" class="plotly-graph-div"></div><script type="text/javascript">Plotly.newPlot("fig-1", {});</script>'
+# A stand-in for plotly.min.js: the real header.
+BUNDLE = "/**\n* plotly.js v4.1.1\n* Copyright 2012-2026, Plotly, Inc.\n*/\nwindow.Plotly = {};"
+# A figure as `plot::show` displays it; a title that would end a <script> if pasted raw.
+FIGURE = {"data": [{"type": "scatter", "x": [0, 1], "y": [1, 0]}],
+          "layout": {"title": {"text": "a </script> b"}}, "config": {}}
 
 
-def html_output(html: str, count: int):
-    return new_output("execute_result", data={"text/html": html}, execution_count=count)
+def figure_output(count: int):
+    return new_output("execute_result", data={"application/vnd.plotly.v1+json": FIGURE},
+                      execution_count=count)
 
 
 def notebook(title: str, seeds=None, heading_seeds: str = "", with_plotly: bool = False):
     cells = [new_markdown_cell(f"# {title}\n\nIntro."),
              new_code_cell(":dep diffusion_sde = { path = \"..\" }"),
-             new_code_cell("plot::load_plotly()"),
+             new_code_cell("use diffusion_sde::prelude::*;"),
              new_markdown_cell(f"## 1.1 Part one{heading_seeds}\n\n$x^2$"),
              new_code_cell("plot::show(&p)")]
     nb = new_notebook(cells=cells)
@@ -48,7 +50,7 @@ def notebook(title: str, seeds=None, heading_seeds: str = "", with_plotly: bool 
     return nb
 
 
-def executed(nb, status="passed", failure=None, run_all=True, with_plotly=True):
+def executed(nb, status="passed", failure=None, run_all=True):
     ex = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
     count = 0
     for cell in ex.cells:
@@ -58,10 +60,8 @@ def executed(nb, status="passed", failure=None, run_all=True, with_plotly=True):
             break
         count += 1
         cell.execution_count = count
-        if "load_plotly" in cell.source and with_plotly:
-            cell.outputs = [html_output(f'<script type="text/javascript">{BUNDLE}</script>\n<div>loaded</div>', count)]
-        elif "plot::show" in cell.source:
-            cell.outputs = [html_output(PLOT, count)]
+        if "plot::show" in cell.source:
+            cell.outputs = [figure_output(count)]
     result = {"status": status, "quick": False}
     if failure:
         result["failure"] = failure
@@ -105,6 +105,9 @@ class BookBuild(unittest.TestCase):
         with open(os.path.join(mj, "MathJax.js"), "w") as f:
             f.write("// stand-in\n")
         self.mathjax = mj
+        self.plotly_js = os.path.join(root, "plotly.min.js")
+        with open(self.plotly_js, "w") as f:
+            f.write(BUNDLE)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -121,7 +124,7 @@ class BookBuild(unittest.TestCase):
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             code = book.main(["--notebooks", self.src, "--executed", self.exe, "--out", self.out,
-                              "--mathjax", self.mathjax])
+                              "--mathjax", self.mathjax, "--plotly-js", self.plotly_js])
         return code, err.getvalue()
 
     def page(self, rel):
@@ -155,11 +158,14 @@ class BookBuild(unittest.TestCase):
         self.assertIn("../mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe", ex_tags.scripts)
         self.assertIn("../assets/plotly.min.js", ex_tags.scripts)
         self.assertIn("assets/plotly.min.js", a_tags.scripts)
-        # The bundle left every page for one file; the plot's own script stayed.
+        # Each figure: a div and its newPlot call with the figure's JSON; plotly.js is one file.
         for html in (a_html, ex_html):
-            self.assertLacks(html, "window.Plotly = Plotly")
-            self.assertContains(html, 'Plotly.newPlot("fig-1"')
-            self.assertLess(len(html), 500_000)
+            self.assertLacks(html, "window.Plotly = {}")
+            m = re.search(r'Plotly\.newPlot\("(fig-\d+)", \{', html)
+            self.assertIsNotNone(m, "no Plotly.newPlot call")
+            self.assertRegex(html, rf'<div class="plotly-graph-div" id="{m.group(1)}"')
+            self.assertContains(html, '"a <\\/script> b"')
+            self.assertLacks(html, "application/vnd.plotly.v1+json")
         with open(os.path.join(self.out, "assets", "plotly.min.js"), encoding="utf-8") as f:
             self.assertEqual(f.read(), BUNDLE)
         self.assertEqual(sorted(os.listdir(os.path.join(self.out, "assets"))), ["plotly.min.js"])
@@ -205,30 +211,15 @@ class BookBuild(unittest.TestCase):
         self.assertEqual(Tags(self.page("05_ok.html")).links, {"prev": "00_ok.html"})
         self.assertEqual(Tags(self.page("01_bad.html")).links, {})
 
-    def test_second_plotly_version_gets_its_own_file(self):
-        a, b = notebook("A"), notebook("B")
-        self.put("a.ipynb", a, executed(a))
-        other = executed(b)
-        other.cells[2].outputs[0]["data"]["text/html"] = (
-            f'<script type="text/javascript">{BUNDLE.replace("v3.0.1", "v3.1.0")}</script>')
-        self.put("b.ipynb", b, other)
-        code, err = self.build()
-        self.assertEqual(code, 0, err)
-        files = sorted(os.listdir(os.path.join(self.out, "assets")))
-        self.assertEqual(len(files), 2)
-        self.assertIn("plotly.min.js", files)
-        self.assertRegex(" ".join(Tags(self.page("b.html")).scripts), r"(^| )assets/plotly-[0-9a-f]{12}\.min\.js( |$)")
-
-    def test_small_scripts_are_not_mistaken_for_plotly(self):
+    def test_pages_without_figures_load_no_plotly(self):
         a = notebook("A")
-        run = executed(a, with_plotly=False)
-        run.cells[2].outputs = [html_output("<script>/** plotly.js v3.0.1 */ var x = 1;</script>" + "x" * 600_000, 1)]
+        run = executed(a)
+        run.cells[4].outputs = []
         self.put("a.ipynb", a, run)
         code, err = self.build()
         self.assertEqual(code, 0, err)
         self.assertFalse(os.path.exists(os.path.join(self.out, "assets")))
-        self.assertContains(self.page("a.html"), "/** plotly.js v3.0.1 */ var x = 1;")
-
+        self.assertEqual([s for s in Tags(self.page("a.html")).scripts if "plotly" in s], [])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
