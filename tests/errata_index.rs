@@ -135,3 +135,33 @@ fn readme_links_the_index() {
     let readme = fs::read_to_string(root().join("README.md")).unwrap();
     assert!(readme.contains("docs/ERRATA.md"), "README must link docs/ERRATA.md");
 }
+
+#[test]
+fn every_chapter_introduction_links_the_index() {
+    for (stem, cells) in chapter_openings() {
+        assert!(
+            cells.iter().any(|c| c.contains("](../docs/ERRATA.md)")),
+            "{stem}: its first three cells must link ../docs/ERRATA.md"
+        );
+    }
+}
+
+/// The markdown of the first three cells of every chapter notebook (`notebooks/0*.ipynb`).
+fn chapter_openings() -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(root().join("notebooks")).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+        if path.extension().and_then(|e| e.to_str()) != Some("ipynb") || !stem.starts_with('0') {
+            continue;
+        }
+        let nb: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let cells = nb["cells"].as_array().unwrap().iter().take(3).map(|cell| match &cell["source"] {
+            serde_json::Value::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect(),
+            other => other.as_str().unwrap_or_default().to_string(),
+        });
+        out.push((stem, cells.collect()));
+    }
+    assert!(out.len() >= 8, "chapters found: {}", out.len());
+    out
+}

@@ -48,6 +48,10 @@ pub enum Weighting {
     SigmaSquared,
     /// `λ = g(t)²` (Song et al. 2021's likelihood weighting: the loss bounds the KL).
     Likelihood,
+    /// `λ = α_t²`: seed 002 §4.2's "SNR-weighted" `ε`-loss, `SNR(t) ‖ε̂ − ε‖²` with
+    /// `SNR = α²/σ²`, in score space (`‖ε̂ − ε‖² = σ² ‖ŝ − s‖²`); in `x₀` it is
+    /// `SNR² ‖x̂₀ − x₀‖²`.
+    Snr,
 }
 
 impl Weighting {
@@ -56,6 +60,7 @@ impl Weighting {
         Ok(match self {
             Weighting::Uniform => 1.0,
             Weighting::SigmaSquared => sde.marginal_mean_std(t)?.1.powi(2),
+            Weighting::Snr => sde.marginal_mean_std(t)?.0.powi(2),
             Weighting::Likelihood => match sde.diffusion(Array2::zeros((1, 1)).view(), t)? {
                 Diffusion::Scalar(g) => g * g,
                 other => {
@@ -618,6 +623,24 @@ mod tests {
     use super::*;
     use crate::framework::VpSde;
 
+    /// Seed 002 §4.2's SNR weighting: with [`Weighting::Snr`] the `ε` output's weight is
+    /// `SNR(t) = α²/σ²` and the `x₀` output's `SNR(t)²`.
+    #[test]
+    fn snr_weighting_weighs_eps_by_the_snr() {
+        let sde = VpSde::default();
+        let x0 = crate::data::GaussianMixture::appendix_2d().sample(20, 1);
+        let mut rng = rng::seeded(4);
+        let t = draw_times(TimeSampling::Uniform, 20, 1e-3, 1.0, &mut rng);
+        let e = dsm_batch(&sde, x0.view(), Parameterisation::Epsilon, Weighting::Snr, t.clone(), &mut rng).unwrap();
+        let x = dsm_batch(&sde, x0.view(), Parameterisation::X0, Weighting::Snr, t, &mut rng).unwrap();
+        for i in 0..20 {
+            let (a, sg) = sde.marginal_mean_std(e.t[i]).unwrap();
+            let snr = a * a / (sg * sg);
+            assert!((e.weight[i] - snr).abs() < 1e-9 * snr, "ε: {} vs {snr}", e.weight[i]);
+            assert!((x.weight[i] - snr * snr).abs() < 1e-9 * snr * snr, "x₀: {} vs {}", x.weight[i], snr * snr);
+        }
+    }
+
     /// The output-space loss `λ c² ‖o − target‖²` is the score-space loss
     /// `λ ‖s_θ(o) + ε/σ‖²` for every parameterisation and weighting.
     #[test]
@@ -636,6 +659,7 @@ mod tests {
                 Weighting::Uniform,
                 Weighting::SigmaSquared,
                 Weighting::Likelihood,
+                Weighting::Snr,
             ] {
                 let t = draw_times(TimeSampling::Stratified, 50, 1e-3, 1.0, &mut rng);
                 let mut r1 = rng::seeded(3);

@@ -18,6 +18,10 @@
 //! [`velocity_as_written`] is its first expression, kept so that a test and the notebook can
 //! show it is not the velocity.
 //!
+//! **Erratum (seed 002 §2.3).** The seed's PF-ODE `dx = [u_t(x) − ½σ_t² ∇log p_t] dt`, "that is,
+//! `dx = −½σ_t² s_θ dt`", puts the kernel's variance `σ_t²` where the diffusion `g(t)²` belongs
+//! and drops (or leaves undefined) the drift `f`. [`Pf002AsWritten`] is either line as an ODE.
+//!
 //! **Losses (seed 002 §4.3).** With the velocity affine in `ε` at fixed `x_t`,
 //! `‖û − u‖² = c(t)² ‖ε̂ − ε‖²`, `c = σ̇ − α̇σ/α = −σ d/dt log(α/σ)`
 //! ([`Kernel::eps_to_velocity`]): flow matching is `ε`-prediction with the time weighting
@@ -41,7 +45,7 @@ use crate::error::{invalid, positive};
 use crate::metrics::{quality, Quality};
 use crate::models::{LearnedScore, ScoreNet};
 use crate::rng;
-use crate::sde_basics::{Diffusion, ProbabilityFlow, Sde};
+use crate::sde_basics::{Diffusion, ProbabilityFlow, Score, Sde};
 use crate::solvers::{solve_ode, Euler, Heun, Solution, OdeSystem, Record, TimeGrid};
 use crate::{Error, Result};
 
@@ -191,6 +195,26 @@ impl Kernel {
 /// erratum test and the notebook.
 pub fn velocity_as_written(sigma: f64, s: ArrayView2<f64>) -> Array2<f64> {
     &s * -(sigma * sigma)
+}
+
+/// Seed 002 §2.3's probability flow as written: `dx/dt = [f(x, t)] − ½ σ_t² s(x, t)`, with the
+/// drift `f` when `with_drift` (its first line, `u_t` read as `f`) or without (its second line).
+/// The PF-ODE has `g(t)²` where this has `σ_t²`.
+pub struct Pf002AsWritten<'a> {
+    /// The forward SDE (its kernel's `σ_t`, its drift `f`).
+    pub sde: &'a dyn ForwardSde,
+    /// The score.
+    pub score: &'a dyn Score,
+    /// Keep the drift `f`.
+    pub with_drift: bool,
+}
+
+impl OdeSystem for Pf002AsWritten<'_> {
+    fn rhs(&self, x: ArrayView2<f64>, t: f64) -> Result<Array2<f64>> {
+        let (_, sigma) = self.sde.marginal_mean_std(t)?;
+        let flow = self.score.score(x, t)? * (-0.5 * sigma * sigma);
+        Ok(if self.with_drift { flow + self.sde.drift(x, t)? } else { flow })
+    }
 }
 
 /// A flow-matching network as the ODE `dx/dt = u_θ(x, t)` (its raw output is the velocity on

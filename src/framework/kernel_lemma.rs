@@ -151,3 +151,38 @@ impl ForwardSde for KernelSde {
         (self.sigma)(self.t_max)
     }
 }
+
+/// Seed 001's optional section, "与变分扩散模型的联系" (the KL becomes an SNR-weighted
+/// regression): one reverse step from `t` to `s < t` of a kernel `N(α x₀, σ² I)`. The posterior
+/// `q(x_s | x_t, x₀) = N(a x_t + b x₀, v I)` has `b = α_s σ²_{t|s}/σ_t²`, `v = σ²_{t|s} σ_s²/σ_t²`
+/// (`σ²_{t|s} = σ_t² − (α_t/α_s)² σ_s²`); a model that puts `x̂₀` for `x₀` with the same variance
+/// is off by `KL = b² ‖x₀ − x̂₀‖²/(2v)`, which is `½ (SNR(s) − SNR(t)) ‖x₀ − x̂₀‖²`, `SNR = α²/σ²`.
+/// Returns both forms for `gap_sq = ‖x₀ − x̂₀‖²`.
+pub fn variational_step_kl(sde: &dyn ForwardSde, s: f64, t: f64, gap_sq: f64) -> Result<(f64, f64)> {
+    if !(s > 0.0 && s < t) {
+        return invalid("s", s, format!("must lie in (0, t = {t})"));
+    }
+    let (a_s, sig_s) = sde.marginal_mean_std(s)?;
+    let (a_t, sig_t) = sde.marginal_mean_std(t)?;
+    let var_ts = sig_t * sig_t - (a_t / a_s).powi(2) * sig_s * sig_s;
+    let b = a_s * var_ts / (sig_t * sig_t);
+    let v = var_ts * sig_s * sig_s / (sig_t * sig_t);
+    let snr = |a: f64, sig: f64| a * a / (sig * sig);
+    Ok((b * b * gap_sq / (2.0 * v), 0.5 * (snr(a_s, sig_s) - snr(a_t, sig_t)) * gap_sq))
+}
+
+/// The weight of the continuous-time variational loss `½ ∫ −SNR'(t) ‖x₀ − x̂₀‖² dt` in score
+/// space (`x̂₀ = (x + σ² ŝ)/α`, so `‖x₀ − x̂₀‖² = σ⁴/α² ‖s − ŝ‖²`): `−SNR'(t) σ_t⁴/α_t²`, with
+/// `SNR'` by central differences of the kernel (step `h`). By the lemma it equals `g(t)²`: the
+/// variational loss is the likelihood-weighted score loss of Girsanov's bound.
+pub fn variational_score_weight(sde: &dyn ForwardSde, t: f64, h: f64) -> Result<f64> {
+    if !(h > 0.0 && t - h > 0.0 && t + h <= sde.t_max()) {
+        return invalid("h", h, format!("need 0 < t − h and t + h ≤ T around t = {t}"));
+    }
+    let snr = |u: f64| -> Result<f64> {
+        let (a, sig) = sde.marginal_mean_std(u)?;
+        Ok(a * a / (sig * sig))
+    };
+    let (a, sig) = sde.marginal_mean_std(t)?;
+    Ok(-(snr(t + h)? - snr(t - h)?) / (2.0 * h) * sig.powi(4) / (a * a))
+}

@@ -8,6 +8,7 @@
 //! - [`ScoreNet`]: a time-conditioned MLP with a choice of time embedding and
 //!   parameterisation (low-dimensional data), optionally class-conditional;
 //! - [`UNet`]: a small class-conditional U-Net for 8×8 images (seed 002 §5.1);
+//! - [`seed_unet`]: seed 002 §5.1's U-Net listing, its channel plan as printed and corrected;
 //! - [`LearnedScore`]: any [`DenoisingNet`] as a [`crate::sde_basics::Score`] and, with labels,
 //!   a [`crate::sde_basics::ConditionalScore`] (classifier-free guidance, seed 002 §6,
 //!   both halves in one batched pass);
@@ -28,6 +29,7 @@ pub mod embeddings;
 pub(crate) mod init;
 pub mod kernels;
 mod mlp;
+pub mod seed_unet;
 mod score_net;
 mod unet;
 

@@ -12,7 +12,7 @@
 //! `η = 1` is DDPM's ancestral step: `x_s` drawn from the Gaussian posterior
 //! `q(x_s | x_t, x̂_0)`, the mean and variance of seed 002's `ddpm_sample`.
 //! (Seed 002's listing mixes `α` and `ᾱ` in the posterior mean; this is the posterior
-//! itself.) One NFE per step.
+//! itself; [`crate::framework::listings`] runs the listing as written.) One NFE per step.
 
 use ndarray::{Array2, ArrayView2};
 
