@@ -494,7 +494,7 @@ pub(crate) fn optimise(
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
-                "the {what} loss is {value} at step {step} of {}: stopping (try a smaller lr = {}, or a weighting that stays bounded near t = ε)",
+                "the {what} loss is {value} at step {step} of {}: stopping (try a smaller lr = {}; for score matching, also a weighting that stays bounded near t = ε)",
                 config.steps, config.lr
             )));
         }

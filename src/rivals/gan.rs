@@ -15,9 +15,8 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW};
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::net::{normal_tensor, softplus, widths, SeededMlp};
+use super::net::{normal_tensor, seeded_pair, softplus, SeededMlp};
 use super::TrainConfig;
-use crate::error::invalid;
 use crate::framework::dsm::{optimise, TrainLog};
 use crate::models::{to_array, to_tensor};
 use crate::rng;
@@ -68,22 +67,13 @@ pub struct GanLog {
 impl Gan {
     /// A GAN with `config` on `device`, generator from `seed`, discriminator from `seed + 1`.
     pub fn new(config: GanConfig, device: &Device, seed: u64) -> Result<Self> {
-        if config.dim == 0 || config.latent == 0 {
-            return invalid(
-                "dim / latent",
-                format!("{} / {}", config.dim, config.latent),
-                "must be > 0",
-            );
-        }
-        let generator = SeededMlp::new(
-            &widths(config.latent, &config.hidden, config.dim)?,
+        let (generator, discriminator) = seeded_pair(
+            (config.dim, config.latent),
+            &config.hidden,
+            (config.latent, config.dim),
+            (config.dim, 1),
             device,
             seed,
-        )?;
-        let discriminator = SeededMlp::new(
-            &widths(config.dim, &config.hidden, 1)?,
-            device,
-            seed.wrapping_add(1),
         )?;
         Ok(Self {
             config,

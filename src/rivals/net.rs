@@ -43,6 +43,25 @@ impl SeededMlp {
     }
 }
 
+/// The two networks of a latent-variable model (the GAN's generator and discriminator, the
+/// VAE's encoder and decoder): `first = (input, output)` from `seed`, `second` from `seed + 1`,
+/// both with the `hidden` widths, after checking that the data and latent dimensions are > 0.
+pub(crate) fn seeded_pair(
+    (dim, latent): (usize, usize),
+    hidden: &[usize],
+    first: (usize, usize),
+    second: (usize, usize),
+    device: &Device,
+    seed: u64,
+) -> Result<(SeededMlp, SeededMlp)> {
+    if dim == 0 || latent == 0 {
+        return invalid("dim / latent", format!("{dim} / {latent}"), "must be > 0");
+    }
+    let a = SeededMlp::new(&widths(first.0, hidden, first.1)?, device, seed)?;
+    let b = SeededMlp::new(&widths(second.0, hidden, second.1)?, device, seed.wrapping_add(1))?;
+    Ok((a, b))
+}
+
 /// `[input, hidden…, output]`, checking that every hidden width is positive.
 pub(crate) fn widths(input: usize, hidden: &[usize], output: usize) -> Result<Vec<usize>> {
     if hidden.is_empty() || hidden.contains(&0) {

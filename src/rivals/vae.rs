@@ -16,7 +16,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::Module;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::net::{widths, SeededMlp};
+use super::net::{seeded_pair, SeededMlp};
 use super::TrainConfig;
 use crate::data::log_sum_exp;
 use crate::error::invalid;
@@ -76,22 +76,13 @@ fn gaussian_log_density(x: &Tensor, m: &Tensor, lv: &Tensor) -> candle_core::Res
 impl Vae {
     /// A VAE with `config` on `device`, encoder from `seed`, decoder from `seed + 1`.
     pub fn new(config: VaeConfig, device: &Device, seed: u64) -> Result<Self> {
-        if config.dim == 0 || config.latent == 0 {
-            return invalid(
-                "dim / latent",
-                format!("{} / {}", config.dim, config.latent),
-                "must be > 0",
-            );
-        }
-        let encoder = SeededMlp::new(
-            &widths(config.dim, &config.hidden, 2 * config.latent)?,
+        let (encoder, decoder) = seeded_pair(
+            (config.dim, config.latent),
+            &config.hidden,
+            (config.dim, 2 * config.latent),
+            (config.latent, 2 * config.dim),
             device,
             seed,
-        )?;
-        let decoder = SeededMlp::new(
-            &widths(config.latent, &config.hidden, 2 * config.dim)?,
-            device,
-            seed.wrapping_add(1),
         )?;
         Ok(Self {
             config,
