@@ -3,7 +3,7 @@
 //! plot and HTML tables. No maths here: every number comes from the crate.
 
 pub use super::table;
-use plotly::common::{ColorScale, ColorScalePalette, Fill, Line, Marker, MarkerSymbol, Mode};
+use plotly::common::{ColorScale, ColorScalePalette, DashType, Fill, Line, Marker, MarkerSymbol, Mode};
 use plotly::layout::{
     Axis, AxisType, GridPattern, Layout, LayoutGrid, Shape, ShapeLayer, ShapeType,
 };
@@ -478,13 +478,16 @@ pub fn nfe_quality(
     floor_mean: f64,
 ) -> Plot {
     let mut plot = Plot::new();
-    for (name, pts) in curves {
+    // plotly cycles ten colours: the second and third ten curves are dashed and dotted.
+    let dashes = [DashType::Solid, DashType::Dash, DashType::Dot];
+    for (i, (name, pts)) in curves.iter().enumerate() {
         plot.add_trace(
             Scatter::new(
                 pts.iter().map(|p| p.0).collect(),
                 pts.iter().map(|p| p.1).collect(),
             )
             .mode(Mode::LinesMarkers)
+            .line(Line::new().dash(dashes[(i / 10) % dashes.len()].clone()))
             .name(name.as_str()),
         );
     }
@@ -500,7 +503,7 @@ pub fn nfe_quality(
             .line(
                 Line::new()
                     .color("#444444")
-                    .dash(plotly::common::DashType::Dash),
+                    .dash(DashType::Dash),
             )
             .name("noise floor (mean)"),
     );
@@ -520,7 +523,8 @@ pub fn nfe_quality(
         "NFE (score evaluations per sample)",
         "energy distance to fresh data",
     )
-    .height(520)
+    // Tall enough for the legend's one line per curve (a static export does not scroll it).
+    .height((22 * (curves.len() + 1) + 180).max(520))
     .x_axis(
         Axis::new()
             .title("NFE (score evaluations per sample)")
@@ -529,7 +533,8 @@ pub fn nfe_quality(
     .y_axis(
         Axis::new()
             .title("energy distance to fresh data")
-            .type_(AxisType::Log),
+            .type_(AxisType::Log)
+            .dtick(1.0), // labels at powers of ten only
     )
     .shapes(vec![band]);
     plot.set_layout(lay);
@@ -620,5 +625,25 @@ pub fn field_panel(label: String, points: ArrayView2<f64>, vectors: ArrayView2<f
             .into_iter()
             .map(|r| (scale * r[0], scale * r[1]))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_figure_makes_room_for_every_curve_and_tells_the_eleventh_from_the_first() {
+        let curves: Vec<(String, Vec<(f64, f64)>)> = (0..26)
+            .map(|i| (format!("sampler {i}"), vec![(10.0, 0.1), (100.0, 0.002)]))
+            .collect();
+        let fig: serde_json::Value =
+            serde_json::from_str(&nfe_quality("sweep", &curves, (0.001, 0.003), 0.002).to_json())
+                .unwrap();
+        assert_eq!(fig["data"].as_array().map(Vec::len), Some(27), "26 curves and the floor");
+        assert!(fig["layout"]["height"].as_u64().unwrap() >= 22 * 27, "legend room");
+        assert_eq!(fig["data"][0]["line"]["dash"], "solid");
+        assert_eq!(fig["data"][10]["line"]["dash"], "dash");
+        assert_eq!(fig["data"][20]["line"]["dash"], "dot");
     }
 }
