@@ -113,15 +113,22 @@ sys.exit(0 if all(u.find_spec(m) for m in ("nbclient", "nbconvert", "jupyterlab"
         return 0
     fi
     say "creating Python venv $VENV (once; ~1 min) ..."
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed. On Debian: apt-get install python3-venv"
-    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"; then
-        rm -rf "$VENV"
-        say "pip install -r tools/requirements.txt failed."
+    create_venv "$VENV" "$REQUIREMENTS"
+}
+
+# A venv at $1 with `pip install -r $2`, stamped .workbook-installed once complete; a failed
+# install leaves nothing behind.
+create_venv() {
+    local dir="$1" requirements="$2"
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed. On Debian: apt-get install python3-venv"
+    if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"; then
+        rm -rf "$dir"
+        say "pip install -r ${requirements#"$ROOT/"} failed."
         network_hint
         exit 1
     fi
-    date -u +%FT%TZ >"$marker"
+    date -u +%FT%TZ >"$dir/.workbook-installed"
 }
 
 # The kernelspec `rust` lives in the checkout (target/jupyter, first on JUPYTER_PATH for `lab`
@@ -517,15 +524,7 @@ bench_venv() {
     fi
     say "creating the bench venv $dir (once: numpy, scipy, torch, torchsde from PyPI;"
     say "PyPI's torch brings its CUDA libraries along, a few GB; the twins use the CPU only) ..."
-    rm -rf "$dir"
-    python3 -m venv "$dir" || die "python3 -m venv failed. On Debian: apt-get install python3-venv"
-    if ! "$BENCH_PYTHON" -m pip install --quiet --disable-pip-version-check -r "$BENCH_REQUIREMENTS"; then
-        rm -rf "$dir"
-        say "pip install -r bench/python/requirements.txt failed."
-        network_hint
-        exit 1
-    fi
-    date -u +%FT%TZ >"$dir/.workbook-installed"
+    create_venv "$dir" "$BENCH_REQUIREMENTS"
 }
 
 cmd_bench() {
