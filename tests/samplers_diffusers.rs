@@ -46,6 +46,24 @@ fn schedule(case: &Value) -> Schedule {
         .to_zero()
 }
 
+/// Runs `sampler` from the fixture's start and asserts every recorded state within 1e-10 of
+/// diffusers' trajectory in `case`, and one score evaluation per step; returns the run.
+fn assert_follows_diffusers(sampler: &dyn Sampler, steps: usize, case: &Value) -> Solution {
+    let (fx, sde, score) = setting();
+    let x = matrix(&fx["x_init"]);
+    let run = sampler
+        .sample(&sde, &score, x.view(), 0, Record::Every(1))
+        .unwrap();
+    let worst = trajectory_difference(&run, case);
+    assert!(
+        worst <= 1e-10,
+        "{}: largest difference {worst:e}",
+        sampler.name()
+    );
+    assert_eq!(run.nfe, steps);
+    run
+}
+
 /// The worst difference between a run's recorded states and diffusers' trajectory.
 fn trajectory_difference(run: &Solution, case: &Value) -> f64 {
     let theirs = case["trajectory"].as_array().unwrap();
@@ -59,8 +77,7 @@ fn trajectory_difference(run: &Solution, case: &Value) -> f64 {
 
 #[test]
 fn ddim_eta_0_follows_diffusers_to_1e_10() {
-    let (fx, sde, score) = setting();
-    let x = matrix(&fx["x_init"]);
+    let (fx, _, _) = setting();
     let cases = fx["ddim"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
     for case in cases {
@@ -68,16 +85,7 @@ fn ddim_eta_0_follows_diffusers_to_1e_10() {
             schedule: schedule(case),
             eta: 0.0,
         };
-        let run = ddim
-            .sample(&sde, &score, x.view(), 0, Record::Every(1))
-            .unwrap();
-        let worst = trajectory_difference(&run, case);
-        assert!(
-            worst <= 1e-10,
-            "{}: largest difference {worst:e}",
-            ddim.name()
-        );
-        assert_eq!(run.nfe, ddim.schedule.steps);
+        assert_follows_diffusers(&ddim, ddim.schedule.steps, case);
     }
 }
 
@@ -139,16 +147,7 @@ fn unipc_rule_follows_diffusers_to_1e_10_and_exact_weights_differ() {
     for case in cases {
         let order = case["order"].as_u64().unwrap() as usize;
         let unipc = ExpPc::unipc(0).order(order).schedule(schedule(case));
-        let run = unipc
-            .sample(&sde, &score, x.view(), 0, Record::Every(1))
-            .unwrap();
-        let worst = trajectory_difference(&run, case);
-        assert!(
-            worst <= 1e-10,
-            "{}: largest difference {worst:e}",
-            unipc.name()
-        );
-        assert_eq!(run.nfe, unipc.schedule.steps);
+        let run = assert_follows_diffusers(&unipc, unipc.schedule.steps, case);
         let exact = ExpPc {
             weights: Weights::Exact,
             ..unipc.clone()
