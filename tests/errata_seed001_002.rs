@@ -235,3 +235,50 @@ fn snr_weighting_keeps_the_true_score_as_minimiser() {
     let (a, _) = sde.marginal_mean_std(0.4).unwrap();
     assert!((Weighting::Snr.lambda(&sde, 0.4).unwrap() - a * a).abs() < 1e-12);
 }
+
+/// Seed 002 §4.2's "cosine" weighting (`Weighting::Cosine`, no formula in the seed; read as
+/// Kingma & Gao 2023): its `ε`-space weight `λ/σ²` is `|dℓ/dt| · sech(ℓ/2)`, `ℓ` the log-SNR,
+/// differentiated numerically here on VE, VP and sub-VP; on the cosine schedule itself
+/// (`s → 0`) it is the uniform `ε` weight, `λ = 2πσ²`.
+#[test]
+fn cosine_weighting_is_sech_of_half_the_log_snr() {
+    use diffusion_sde::framework::dsm::Weighting;
+    use diffusion_sde::framework::{ScheduledVpSde, SubVpSde, VeSde};
+    use diffusion_sde::smld::schedules::CosineSchedule;
+    let log_snr = |sde: &dyn ForwardSde, t: f64| {
+        let (a, s) = sde.marginal_mean_std(t).unwrap();
+        (a * a / (s * s)).ln()
+    };
+    let sdes: [(&str, Box<dyn ForwardSde>); 3] =
+        [("VE", Box::new(VeSde::default())), ("VP", Box::new(VpSde::default())), ("sub-VP", Box::new(SubVpSde::default()))];
+    for (name, sde) in &sdes {
+        for t in [0.01, 0.1, 0.3, 0.6, 0.9] {
+            let h = 1e-6;
+            let slope = (log_snr(sde.as_ref(), t + h) - log_snr(sde.as_ref(), t - h)) / (2.0 * h);
+            let ell = log_snr(sde.as_ref(), t);
+            let sigma2 = sde.marginal_mean_std(t).unwrap().1.powi(2);
+            let want = sigma2 * slope.abs() / (0.5 * ell).cosh();
+            let got = Weighting::Cosine.lambda(sde.as_ref(), t).unwrap();
+            assert!((got - want).abs() < 1e-6 * want, "{name}, t = {t}: {got} vs {want}");
+        }
+    }
+    let cosine = ScheduledVpSde::new(CosineSchedule::new(1e-12).unwrap(), 0.99).unwrap();
+    for t in [0.01, 0.2, 0.5, 0.8, 0.98] {
+        let ratio = Weighting::Cosine.lambda(&cosine, t).unwrap() / Weighting::SigmaSquared.lambda(&cosine, t).unwrap();
+        assert!((ratio - 2.0 * std::f64::consts::PI).abs() < 1e-6, "t = {t}: λ_cos/σ² = {ratio}");
+    }
+}
+
+/// The cosine weighting keeps the true score as the minimiser of the DSM loss (as every
+/// positive `λ` does), on the appendix mixture.
+#[test]
+fn cosine_weighting_keeps_the_true_score_as_minimiser() {
+    use diffusion_sde::framework::dsm::{dsm_loss, Weighting};
+    let (sde, data) = (VpSde::default(), GaussianMixture::appendix_2d());
+    let truth = MixtureMarginal::new(sde, data.clone());
+    let x = data.sample(1000, 1);
+    let best = dsm_loss(&truth, &sde, x.view(), Weighting::Cosine, 0.05, 5, 7).unwrap();
+    let shrunk = ScoreFn(|x: ArrayView2<f64>, t: f64| Ok(truth.score(x, t)? * 0.9));
+    let l = dsm_loss(&shrunk, &sde, x.view(), Weighting::Cosine, 0.05, 5, 7).unwrap();
+    assert!(l > best, "{l} ≤ {best}");
+}

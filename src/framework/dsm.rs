@@ -52,23 +52,34 @@ pub enum Weighting {
     /// `SNR = α²/σ²`, in score space (`‖ε̂ − ε‖² = σ² ‖ŝ − s‖²`); in `x₀` it is
     /// `SNR² ‖x̂₀ − x₀‖²`.
     Snr,
+    /// `λ = g(t)² · sech(ℓ/2) = g² · 2ασ/(α² + σ²)`, `ℓ = log(α²/σ²)` the log-SNR: seed
+    /// 002 §4.2's "cosine: smooth weighting", which the seed leaves without a formula, read as
+    /// Kingma & Gao (2023) define it — the weighting under which uniform-time training on
+    /// *any* schedule is uniform-time `ε`-training (`λ_ε = 1`) on the cosine schedule, whose
+    /// log-SNR has density `sech(ℓ/2)/(2π)`. Since `|dℓ/dt| = g²/σ²` for every SDE with
+    /// linear drift, the `ε`-space weight `|dℓ/dt| sech(ℓ/2)` is this `λ` over `σ²`; on the
+    /// cosine schedule itself (`s → 0`) it is `2πσ²`, the uniform `ε` weight.
+    Cosine,
 }
 
 impl Weighting {
     /// `λ(t)` for `sde`.
     pub fn lambda(self, sde: &dyn ForwardSde, t: f64) -> Result<f64> {
+        let g2 = || match sde.diffusion(Array2::zeros((1, 1)).view(), t)? {
+            Diffusion::Scalar(g) => Ok(g * g),
+            other => Err(Error::Shape(format!(
+                "the {self:?} weighting needs a scalar diffusion, got {other:?}"
+            ))),
+        };
         Ok(match self {
             Weighting::Uniform => 1.0,
             Weighting::SigmaSquared => sde.marginal_mean_std(t)?.1.powi(2),
             Weighting::Snr => sde.marginal_mean_std(t)?.0.powi(2),
-            Weighting::Likelihood => match sde.diffusion(Array2::zeros((1, 1)).view(), t)? {
-                Diffusion::Scalar(g) => g * g,
-                other => {
-                    return Err(Error::Shape(format!(
-                        "likelihood weighting needs a scalar diffusion, got {other:?}"
-                    )))
-                }
-            },
+            Weighting::Likelihood => g2()?,
+            Weighting::Cosine => {
+                let (a, s) = sde.marginal_mean_std(t)?;
+                g2()? * 2.0 * a * s / (a * a + s * s)
+            }
         })
     }
 }
@@ -660,6 +671,7 @@ mod tests {
                 Weighting::SigmaSquared,
                 Weighting::Likelihood,
                 Weighting::Snr,
+                Weighting::Cosine,
             ] {
                 let t = draw_times(TimeSampling::Stratified, 50, 1e-3, 1.0, &mut rng);
                 let mut r1 = rng::seeded(3);
