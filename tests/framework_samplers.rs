@@ -288,16 +288,22 @@ fn bad_input_names_the_value() {
     });
     assert!(e.contains("max_steps") && e.contains('3'), "{e}");
     let e = err(&Hybrid {
-        sde_stage: ReverseEulerMaruyama {
+        early: Box::new(ReverseEulerMaruyama {
             schedule: Schedule::new(5).to(0.5),
-        },
-        ode_stage: Box::new(ExpPc {
+        }),
+        late: Box::new(ExpPc {
             schedule: Schedule::new(5).from(0.4),
             weights: Weights::Exact,
             order: 2,
         }),
+        t_switch: 0.5,
     });
     assert!(e.contains("0.4") && e.contains("0.5"), "{e}");
+    let e = err(&Hybrid {
+        t_switch: 0.3,
+        ..Hybrid::dpm_solver_then_em(0.5, 5, 5)
+    });
+    assert!(e.contains("t_end") && e.contains("0.3"), "{e}");
     let e = err(&ExpPc {
         schedule: Schedule {
             spacing: Spacing::Times(std::sync::Arc::new(vec![1.0, 0.5])),

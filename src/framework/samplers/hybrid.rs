@@ -1,10 +1,10 @@
-//! The seed's hybrid strategy (seed 000 §2.5.2 混合方法): "early stage: use the SDE, keep the
-//! randomness; late stage: switch to the ODE for efficiency". A reverse-SDE stage runs from
-//! `T` to a switching time `t_s`, then any ODE sampler takes its state from `t_s` to `ε`.
-//! The noise injected early lets the sampler correct errors of the prior and of the score
-//! where the marginals are broad; the deterministic late stage converges fast where they are
-//! sharp. It is one sampler on one grid (the two stages' grids joined at `t_s`) whose step is
-//! the SDE stage's above `t_s` and the ODE stage's below. NFE: the sum of the stages'.
+//! The hybrid sampler of seed 000 §2.5.2: one sampler from `T` to a switching time `t_s`,
+//! another from `t_s` to `ε` — reverse-SDE Euler–Maruyama early and an ODE sampler late (the
+//! seed's order: the noise injected early corrects errors of the prior and of the score where
+//! the marginals are broad, the deterministic late stage converges fast where they are sharp),
+//! or the other way round, to test that claim (notebook 04, §2.5.2). It is one sampler on one
+//! grid (the two stages' grids joined at `t_s`) whose step is the early stage's above `t_s`
+//! and the late stage's below. NFE: the sum of the stages'.
 
 use ndarray::{Array2, ArrayView2};
 
@@ -14,59 +14,70 @@ use crate::rng::Rng;
 use crate::sde_basics::{ForwardSde, TimeGrid};
 use crate::Result;
 
-/// Reverse-SDE Euler–Maruyama from `T` to `t_s`, then an ODE sampler from `t_s` to `ε`.
+/// One sampler from `T` to `t_s`, another from `t_s` to `ε`.
 pub struct Hybrid {
-    /// The stochastic stage; its schedule ends at the switching time.
-    pub sde_stage: ReverseEulerMaruyama,
-    /// The deterministic stage; its span starts at the switching time.
-    pub ode_stage: Box<dyn Sampler>,
+    /// The stage from `T`; its schedule ends at the switching time.
+    pub early: Box<dyn Sampler>,
+    /// The stage to `ε`; its schedule starts at the switching time.
+    pub late: Box<dyn Sampler>,
+    /// The switching time `t_s`.
+    pub t_switch: f64,
 }
 
 impl Hybrid {
     /// `sde_steps` uniform Euler–Maruyama steps from `T` to `t_switch`, then `ode_steps`
-    /// DPM-Solver++(2M) steps (log-SNR spacing) from `t_switch` to `ε = 10⁻³`.
+    /// DPM-Solver++(2M) steps (log-SNR spacing) from `t_switch` to `ε = 10⁻³` (seed 000 §2.5.2).
     pub fn em_then_dpm_solver(t_switch: f64, sde_steps: usize, ode_steps: usize) -> Self {
         Self {
-            sde_stage: ReverseEulerMaruyama {
+            early: Box::new(ReverseEulerMaruyama {
                 schedule: Schedule::new(sde_steps).to(t_switch),
-            },
-            ode_stage: Box::new(DpmSolverPP2M {
-                schedule: Schedule::new(ode_steps)
-                    .spacing(Spacing::LogSnr)
-                    .from(t_switch),
             }),
+            late: Box::new(dpm_solver(Schedule::new(ode_steps).from(t_switch))),
+            t_switch,
+        }
+    }
+
+    /// The reverse order: `ode_steps` DPM-Solver++(2M) steps (log-SNR spacing) from `T` to
+    /// `t_switch`, then `sde_steps` uniform Euler–Maruyama steps to `ε = 10⁻³`.
+    pub fn dpm_solver_then_em(t_switch: f64, ode_steps: usize, sde_steps: usize) -> Self {
+        Self {
+            early: Box::new(dpm_solver(Schedule::new(ode_steps).to(t_switch))),
+            late: Box::new(ReverseEulerMaruyama {
+                schedule: Schedule::new(sde_steps).from(t_switch),
+            }),
+            t_switch,
         }
     }
 }
 
-impl Hybrid {
-    /// The switching time `t_s`, where the SDE stage ends and the ODE stage begins.
-    fn t_switch(&self) -> f64 {
-        self.sde_stage.schedule.t_end
+fn dpm_solver(schedule: Schedule) -> DpmSolverPP2M {
+    DpmSolverPP2M {
+        schedule: schedule.spacing(Spacing::LogSnr),
     }
 }
 
 impl Sampler for Hybrid {
     fn name(&self) -> String {
         format!(
-            "hybrid: SDE to t = {} ({}), then {}",
-            self.t_switch(),
-            self.sde_stage.name(),
-            self.ode_stage.name()
+            "hybrid: {} to t = {}, then {}",
+            self.early.name(),
+            self.t_switch,
+            self.late.name()
         )
     }
 
-    /// The SDE stage's grid from `T` to `t_s`, then the ODE stage's from `t_s` to `ε`.
+    /// The early stage's grid from `T` to `t_s`, then the late stage's from `t_s` to `ε`.
     fn grid(&self, sde: &dyn ForwardSde) -> Result<TimeGrid> {
-        let first = self.sde_stage.grid(sde)?;
-        let second = self.ode_stage.grid(sde)?;
-        let (switch, start) = (self.t_switch(), second.times()[0]);
-        if (start - switch).abs() > 1e-12 * switch.max(1.0) {
-            return invalid(
-                "ode_stage.t_start",
-                start,
-                format!("must equal the SDE stage's end t = {switch}"),
-            );
+        let first = self.early.grid(sde)?;
+        let second = self.late.grid(sde)?;
+        let switch = self.t_switch;
+        let (end, start) = (*first.times().last().expect("a grid has two times"), second.times()[0]);
+        let close = |v: f64| (v - switch).abs() <= 1e-12 * switch.max(1.0);
+        if !close(end) {
+            return invalid("early stage's t_end", end, format!("must equal t_switch = {switch}"));
+        }
+        if !close(start) {
+            return invalid("late stage's t_start", start, format!("must equal t_switch = {switch}"));
         }
         let mut times = first.times().to_vec();
         times.extend(&second.times()[1..]);
@@ -74,15 +85,15 @@ impl Sampler for Hybrid {
     }
 
     fn check(&self) -> Result<()> {
-        self.sde_stage.check()?;
-        self.ode_stage.check()
+        self.early.check()?;
+        self.late.check()
     }
 
     fn lands_on_zero(&self) -> bool {
-        self.ode_stage.lands_on_zero()
+        self.late.lands_on_zero()
     }
 
-    /// The ODE stage's last step onto `σ = 0`.
+    /// The late stage's last step onto `σ = 0`.
     fn step_to_zero(
         &self,
         model: Model,
@@ -91,10 +102,10 @@ impl Sampler for Hybrid {
         history: &mut History,
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)> {
-        self.ode_stage.step_to_zero(model, x, t, history, rng)
+        self.late.step_to_zero(model, x, t, history, rng)
     }
 
-    /// The SDE stage's step above `t_s`, the ODE stage's below (its history starts at `t_s`).
+    /// The early stage's step above `t_s`, the late stage's below (its history starts at `t_s`).
     fn step(
         &self,
         model: Model,
@@ -104,10 +115,15 @@ impl Sampler for Hybrid {
         history: &mut History,
         rng: &mut Rng,
     ) -> Result<(Array2<f64>, usize)> {
-        if t_next >= self.t_switch() {
-            self.sde_stage.step(model, x, t, t_next, history, rng)
+        if t_next >= self.t_switch {
+            self.early.step(model, x, t, t_next, history, rng)
         } else {
-            self.ode_stage.step(model, x, t, t_next, history, rng)
+            if t >= self.t_switch {
+                history.evaluations.clear();
+                history.derivatives.clear();
+                history.start = None;
+            }
+            self.late.step(model, x, t, t_next, history, rng)
         }
     }
 }

@@ -20,7 +20,7 @@
 //! | the k-diffusion family (`euler` … `dpmpp_3m_sde`) in the σ view | [`k_diffusion`] | 1 or 2 |
 //! | k-diffusion's `dpm_fast` and `dpm_adaptive` (DPM-Solver-1/2/3 in `λ = −log σ̃`) | [`k_dpm_solver`] | its order (1–3); adaptive |
 //! | PNDM: PLMS and F-PNDM on the DDIM transfer (seed 000 §2.5.3) | [`pndm`] | 1 (2 or 4 while warming up) |
-//! | hybrid: SDE early, ODE late (seed 000 §2.5.2) | [`hybrid`] | sum of its parts |
+//! | hybrid: SDE early and ODE late (seed 000 §2.5.2), or the reverse | [`hybrid`] | sum of its parts |
 
 pub mod ddim;
 pub mod dormand_prince;
@@ -51,7 +51,7 @@ pub use pndm::{Pndm, WarmStart};
 pub use predictor_corrector::{Corrector, Predictor, PredictorCorrector};
 pub(crate) use schedule::check_span;
 pub use schedule::{Schedule, Spacing, DEFAULT_EPS};
-pub use sweep::{nfe_quality_sweep, nfe_to_reach, Family, SweepRow};
+pub use sweep::{hybrid_switch_sweep, nfe_quality_sweep, nfe_to_reach, Family, SweepRow, SwitchRow};
 
 use ndarray::{Array2, ArrayView2};
 

@@ -267,3 +267,59 @@ pub fn nfe_to_reach(rows: &[SweepRow], family: Family, threshold: f64) -> Option
         .map(|r| r.nfe)
         .min()
 }
+
+/// One switching time of [`hybrid_switch_sweep`]: the quality with the SDE early (seed 000
+/// §2.5.2's order) and with the ODE early.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchRow {
+    /// The switching time `t_s`.
+    pub t_switch: f64,
+    /// [`Hybrid::em_then_dpm_solver`]: Euler–Maruyama from `T` to `t_s`, DPM-Solver++(2M) after.
+    pub sde_first: Quality,
+    /// [`Hybrid::dpm_solver_then_em`]: DPM-Solver++(2M) from `T` to `t_s`, Euler–Maruyama after.
+    pub ode_first: Quality,
+}
+
+/// Seed 000 §2.5.2's "SDE early, ODE late" put to the test at a fixed budget of `nfe` steps:
+/// for each switching time the hybrid in the seed's order and in the reverse order, each
+/// stage given steps in proportion to its share of `[ε, T]` (at least 2), beside the pure
+/// reverse SDE and the pure DPM-Solver++(2M) with `nfe` steps (returned first, as
+/// `(sde, ode)`). Every run starts from the same `n` prior draws (`n` = the reference's
+/// size, drawn from `seed`; noise from `seed + 1`), scored against `reference`.
+pub fn hybrid_switch_sweep(
+    sde: &dyn ForwardSde,
+    score: &dyn Score,
+    reference: ArrayView2<f64>,
+    nfe: usize,
+    switches: &[f64],
+    seed: u64,
+) -> Result<((Quality, Quality), Vec<SwitchRow>)> {
+    if nfe < 4 {
+        return crate::error::invalid("nfe", nfe, "needs ≥ 4 steps: at least 2 per stage");
+    }
+    let (t_max, eps) = (sde.t_max(), super::DEFAULT_EPS);
+    let x_t = sde.prior_sample(reference.nrows(), reference.ncols(), &mut rng::seeded(seed));
+    let run = |sampler: &dyn Sampler| -> Result<Quality> {
+        let sol = sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)?;
+        quality(sol.last().view(), reference)
+    };
+    let pure = (
+        run(&ReverseEulerMaruyama::new(nfe))?,
+        run(&DpmSolverPP2M::new(nfe))?,
+    );
+    let rows = switches
+        .iter()
+        .map(|&t_s| {
+            if !(t_s > eps && t_s < t_max) {
+                return crate::error::invalid("t_switch", t_s, format!("must lie strictly between ε = {eps} and T = {t_max}"));
+            }
+            let early = ((nfe as f64 * (t_max - t_s) / (t_max - eps)).round() as usize).clamp(2, nfe - 2);
+            Ok(SwitchRow {
+                t_switch: t_s,
+                sde_first: run(&Hybrid::em_then_dpm_solver(t_s, early, nfe - early))?,
+                ode_first: run(&Hybrid::dpm_solver_then_em(t_s, early, nfe - early))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((pure, rows))
+}
