@@ -59,7 +59,7 @@ fn dpm_solver(schedule: Schedule) -> DpmSolverPP2M {
 impl Sampler for Hybrid {
     fn name(&self) -> String {
         format!(
-            "hybrid: {} to t = {}, then {}",
+            "hybrid: {} (T → {}), then {}",
             self.early.name(),
             self.t_switch,
             self.late.name()
