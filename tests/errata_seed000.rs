@@ -269,3 +269,64 @@ fn pf_ode_flow_does_not_preserve_volume() {
     let fd = (jac[0][0] * jac[1][1] - jac[0][1] * jac[1][0]).abs().ln();
     assert!((fd - log_det[0]).abs() < 1e-3, "finite-difference log det {fd} vs densities {}", log_det[0]);
 }
+
+/// Seed 000 §2.4.3 (condition control, normalisation): for Gaussian data `N(0, v)` the VP
+/// PF-ODE is linear, `x' = ½β(t)(1/s_t² − 1)x` with `s_t² = α²v + σ²`; at `v = 1` (data on the
+/// prior's scale) the right side vanishes and Euler is exact with any number of steps, and
+/// over the decades away from 1 on either side Euler's error grows — first order in the step
+/// (slope fitted between 100 and 1000 steps). (Close to `v = 1` the error changes sign, so it
+/// is small there but not monotone: the points are the notebook's.)
+#[test]
+fn pf_ode_euler_error_grows_as_the_data_leave_the_priors_scale() {
+    use diffusion_sde::framework::samplers::{PfMethod, PfOde, Sampler, DEFAULT_EPS};
+    use diffusion_sde::framework::GaussianExample;
+    let vp = VpSde::default();
+    let x_t = array![[1.0]];
+    let error = |v: f64, steps: usize| -> f64 {
+        let g = GaussianExample::new(vp, 0.0, v.sqrt()).unwrap();
+        let euler = PfOde::new(PfMethod::Euler, steps).sample(&vp, &g, x_t.view(), 0, Record::Final).unwrap();
+        let exact = g.flow_map(x_t.view(), vp.t_max(), DEFAULT_EPS).unwrap();
+        euler.last()[[0, 0]] / exact[[0, 0]] - 1.0
+    };
+    for steps in [10, 100, 1000] {
+        assert!(error(1.0, steps).abs() < 1e-12, "v = 1, {steps} steps: {}", error(1.0, steps));
+        // Away from v = 1 on each side the error grows monotonically.
+        for side in [[1.0, 0.1, 1e-2, 1e-4], [1.0, 3.0, 10.0, 100.0]] {
+            let errs: Vec<f64> = side.iter().map(|&v| error(v, steps).abs()).collect();
+            assert!(errs.windows(2).all(|w| w[1] > w[0]), "{steps} steps, v = {side:?}: {errs:?}");
+        }
+    }
+    for v in [1e-2, 0.1, 10.0, 100.0] {
+        let slope = (error(v, 100).abs() / error(v, 1000).abs()).log10();
+        assert!((slope - 1.0).abs() < 0.1, "v = {v}: fitted order {slope}");
+    }
+    // At 10 steps data of variance 100 come out 27 % too narrow, of variance 10⁻⁴ 200 % too wide.
+    assert!(error(100.0, 10).abs() > 0.2 && error(1e-4, 10).abs() > 1.0);
+}
+
+/// Seed 000 §2.5.2's hybrid, "SDE early, ODE late", against the reverse order at 20 NFE with a
+/// learned score (notebook 04, *The hybrid's order*: the appendix network after 200 steps, as
+/// the reduced notebook trains it): the reverse SDE beats the PF-ODE by correcting the score's
+/// error, and a hybrid keeps that gain exactly when its stochastic stage spans the middle
+/// times — SDE down to t = 0.3 (the seed's order) or from t = 0.7 (the reverse order) match the
+/// pure SDE, SDE only above 0.9 or only below 0.1 stay near the ODE.
+#[test]
+fn hybrid_gains_when_its_sde_stage_spans_the_middle_times_in_either_order() {
+    use diffusion_sde::framework::dsm::{train_dsm, DsmConfig};
+    use diffusion_sde::framework::samplers::hybrid_switch_sweep;
+    use diffusion_sde::models::{self, LearnedScore, ScoreNet, ScoreNetConfig};
+    let (vp, data) = (VpSde::default(), GaussianMixture::appendix_2d());
+    let net = ScoreNet::new(ScoreNetConfig::appendix(), &models::device("cpu").unwrap(), 0).unwrap();
+    train_dsm(&net, &vp, data.sample(1000, 0).view(), &DsmConfig::new(200, 1)).unwrap();
+    let ((sde, ode), rows) =
+        hybrid_switch_sweep(&vp, &LearnedScore::new(&net, vp), data.sample(1000, 22).view(), 20, &[0.1, 0.3, 0.7, 0.9], 61).unwrap();
+    let (sde, ode) = (sde.energy, ode.energy);
+    let at = |t: f64| rows.iter().find(|r| r.t_switch == t).unwrap();
+    let table = format!("SDE {sde:.4}, ODE {ode:.4}, rows {rows:?}");
+    assert!(ode > 1.4 * sde, "{table}");
+    assert!(at(0.3).sde_first.energy < 1.2 * sde && at(0.7).ode_first.energy < 1.2 * sde, "{table}");
+    assert!(at(0.9).sde_first.energy > 1.4 * at(0.3).sde_first.energy, "{table}");
+    assert!(at(0.1).ode_first.energy > 1.4 * at(0.7).ode_first.energy, "{table}");
+    assert!(hybrid_switch_sweep(&vp, &LearnedScore::new(&net, vp), data.sample(10, 0).view(), 20, &[1.0], 0)
+        .unwrap_err().to_string().contains("t_switch"));
+}
