@@ -51,6 +51,15 @@ BENCHES = {
             ("  energy distance of the SDE samples (lower is better)", "sde_energy", "sde_energy", None, ""),
         ],
     ),
+    "unet": (
+        ["digits", "--bench", "--steps", "200", "--per-class", "100", "--out", "target/bench/digits"],
+        ["unet.py", "--steps", "200", "--per-class", "100"],
+        [
+            ("digits U-Net training (batch 128, 200 Adam steps)", "train_images_per_s", "train_images_per_s", 1.0, "images/s"),
+            ("digits U-Net sampling, DPM-Solver++(2M) 10 steps, CFG", "sample_images_per_s", "sample_images_per_s", 1.0, "images/s"),
+            ("  loss, mean of the last 100 steps (lower is better)", "loss_last100", "loss_last100", None, ""),
+        ],
+    ),
     "em": (
         ["em_throughput"],
         ["em_throughput.py"],

@@ -11,7 +11,9 @@
 //!
 //! Options: `--seed S`, `--steps K` (training steps, batch `--batch B`), `--lr`, `--out DIR`,
 //! `--checkpoint PATH` (load instead of training), `--device cpu|cuda|auto`,
-//! `--per-class N` (samples per class), `--w W` (guidance weight), `--channels C`.
+//! `--per-class N` (samples per class), `--w W` (guidance weight), `--channels C`; `--bench`:
+//! sample with DPM-Solver++(2M) only and print one `BENCH {...}` line for `./workbook.sh bench
+//! unet` (its PyTorch twin is `bench/python/unet.py`).
 
 use std::time::Instant;
 
@@ -50,6 +52,7 @@ fn main() -> Result<()> {
     let per_class: usize = arg("--per-class", 10)?;
     let w: f64 = arg("--w", 1.0)?;
     let device = models::device(&arg("--device", "auto".to_string())?)?;
+    let bench = std::env::args().any(|a| a == "--bench");
     std::fs::create_dir_all(&out)?;
 
     let data = digits::load_default()?;
@@ -68,6 +71,7 @@ fn main() -> Result<()> {
         ScheduledVpSde::COSINE_T
     );
 
+    let mut metrics = serde_json::Map::new();
     if checkpoint.is_empty() {
         let config = DsmConfig {
             lr,
@@ -80,12 +84,15 @@ fn main() -> Result<()> {
             train_dsm_conditional(&net, &sde, data.images.view(), &data.labels, 0.1, &config)?;
         let wall = start.elapsed().as_secs_f64();
         let tail = &log.losses[log.losses.len().saturating_sub(100)..];
+        let rate = (steps * batch) as f64 / log.seconds;
+        let loss = tail.iter().sum::<f64>() / tail.len() as f64;
         println!(
-            "training: {steps} steps × batch {batch} in {wall:.1} s: {:.0} images/s; mean loss of the last {} steps {:.4}",
-            (steps * batch) as f64 / log.seconds,
+            "training: {steps} steps × batch {batch} in {wall:.1} s: {rate:.0} images/s; mean loss of the last {} steps {loss:.4}",
             tail.len(),
-            tail.iter().sum::<f64>() / tail.len() as f64
         );
+        metrics.insert("train_images_per_s".into(), rate.into());
+        metrics.insert("train_s".into(), log.seconds.into());
+        metrics.insert("loss_last100".into(), loss.into());
         let path = format!("{out}/digits_unet.safetensors");
         net.save(&path)?;
         println!("saved {path}");
@@ -112,10 +119,10 @@ fn main() -> Result<()> {
         per_class,
     );
     let mut panels = vec![real];
-    let samplers: Vec<Box<dyn Sampler>> = vec![
-        Box::new(ReverseEulerMaruyama::new(1000)),
-        Box::new(DpmSolverPP2M::new(10)),
-    ];
+    let mut samplers: Vec<Box<dyn Sampler>> = vec![Box::new(DpmSolverPP2M::new(10))];
+    if !bench {
+        samplers.insert(0, Box::new(ReverseEulerMaruyama::new(1000)));
+    }
     for sampler in &samplers {
         let start = Instant::now();
         let s = sample_classes(
@@ -148,6 +155,7 @@ fn main() -> Result<()> {
             s.labels.len() as f64 / secs,
             s.labels.len()
         );
+        metrics.insert("sample_images_per_s".into(), (s.labels.len() as f64 / secs).into());
         panels.push(ImagePanel::new(
             format!("{} (NFE {})", sampler.name(), s.nfe),
             s.images,
@@ -162,5 +170,13 @@ fn main() -> Result<()> {
     let path = format!("{out}/digits_samples.html");
     plot.write_html(&path);
     println!("wrote {path}");
+    if bench {
+        let line = serde_json::json!({
+            "bench": "unet",
+            "metrics": metrics,
+            "info": {"threads": rayon::current_num_threads(), "steps": steps, "parameters": net.num_parameters()},
+        });
+        println!("BENCH {line}");
+    }
     Ok(())
 }
