@@ -1,10 +1,12 @@
 //! The hybrid sampler of seed 000 §2.5.2: one sampler from `T` to a switching time `t_s`,
-//! another from `t_s` to `ε` — reverse-SDE Euler–Maruyama early and an ODE sampler late (the
-//! seed's order: the noise injected early corrects errors of the prior and of the score where
-//! the marginals are broad, the deterministic late stage converges fast where they are sharp),
-//! or the other way round, to test that claim (notebook 04, §2.5.2). It is one sampler on one
-//! grid (the two stages' grids joined at `t_s`) whose step is the early stage's above `t_s`
-//! and the late stage's below. NFE: the sum of the stages'.
+//! another from `t_s` to `ε`. The seed's order puts reverse-SDE Euler–Maruyama early and an ODE
+//! sampler late (noise where the marginals are broad, fast deterministic steps where they are
+//! sharp); the reverse order is here too, because the order turns out not to be what matters:
+//! with a learned score either order keeps the reverse SDE's gain over the ODE exactly when its
+//! stochastic stage spans the middle times ([`super::hybrid_switch_sweep`], notebook 04, *The
+//! hybrid's order*). It is one sampler on one grid (the two stages' grids joined at `t_s`)
+//! whose step is the early stage's above `t_s` and the late stage's below. NFE: the sum of the
+//! stages'.
 
 use ndarray::{Array2, ArrayView2};
 
