@@ -382,8 +382,17 @@ const PALETTE: [&str; 6] = [
 ];
 
 /// Training-loss curves `(name, losses)`: the raw losses faintly and a moving average of
-/// `window` steps on top, log y axis.
+/// `window` steps on top, log y axis; each average has its own dash as well as its own colour,
+/// so a curve that runs under another still shows between the dashes.
 pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot {
+    const DASHES: [DashType; 6] = [
+        DashType::Solid,
+        DashType::Dash,
+        DashType::Dot,
+        DashType::DashDot,
+        DashType::LongDash,
+        DashType::LongDashDot,
+    ];
     let mut plot = Plot::new();
     let w = window.max(1);
     for (k, (name, losses)) in runs.iter().enumerate() {
@@ -406,7 +415,7 @@ pub fn loss_curves(title: &str, runs: &[(&str, &[f64])], window: usize) -> Plot 
         plot.add_trace(
             Scatter::new(steps, avg)
                 .mode(Mode::Lines)
-                .line(Line::new().color(colour))
+                .line(Line::new().color(colour).dash(DASHES[k % DASHES.len()].clone()))
                 .name(*name),
         );
     }
