@@ -121,9 +121,10 @@ impl Sampler for Hybrid {
             self.early.step(model, x, t, t_next, history, rng)
         } else {
             if t >= self.t_switch {
-                history.evaluations.clear();
-                history.derivatives.clear();
-                history.start = None;
+                *history = History {
+                    step: history.step,
+                    ..History::default()
+                };
             }
             self.late.step(model, x, t, t_next, history, rng)
         }

@@ -284,8 +284,8 @@ pub struct SwitchRow {
 /// for each switching time the hybrid in the seed's order and in the reverse order, each
 /// stage given steps in proportion to its share of `[ε, T]` (at least 2), beside the pure
 /// reverse SDE and the pure DPM-Solver++(2M) with `nfe` steps (returned first, as
-/// `(sde, ode)`). Every run starts from the same `n` prior draws (`n` = the reference's
-/// size, drawn from `seed`; noise from `seed + 1`), scored against `reference`.
+/// `(sde, ode)`). All of them run through [`nfe_quality_sweep`]: the same prior draws, the
+/// same noise, scored against `reference`.
 pub fn hybrid_switch_sweep(
     sde: &dyn ForwardSde,
     score: &dyn Score,
@@ -298,28 +298,28 @@ pub fn hybrid_switch_sweep(
         return crate::error::invalid("nfe", nfe, "needs ≥ 4 steps: at least 2 per stage");
     }
     let (t_max, eps) = (sde.t_max(), super::DEFAULT_EPS);
-    let x_t = sde.prior_sample(reference.nrows(), reference.ncols(), &mut rng::seeded(seed));
-    let run = |sampler: &dyn Sampler| -> Result<Quality> {
-        let sol = sampler.sample(sde, score, x_t.view(), seed.wrapping_add(1), Record::Final)?;
-        quality(sol.last().view(), reference)
-    };
-    let pure = (
-        run(&ReverseEulerMaruyama::new(nfe))?,
-        run(&DpmSolverPP2M::new(nfe))?,
-    );
+    let mut entries: Vec<(Family, Box<dyn Sampler>)> = vec![
+        (Family::EulerMaruyama, Box::new(ReverseEulerMaruyama::new(nfe))),
+        (Family::DpmSolverPP2M, Box::new(DpmSolverPP2M::new(nfe))),
+    ];
+    for &t_s in switches {
+        if !(t_s > eps && t_s < t_max) {
+            return crate::error::invalid("t_switch", t_s, format!("must lie strictly between ε = {eps} and T = {t_max}"));
+        }
+        let early = ((nfe as f64 * (t_max - t_s) / (t_max - eps)).round() as usize).clamp(2, nfe - 2);
+        entries.push((Family::Hybrid, Box::new(Hybrid::em_then_dpm_solver(t_s, early, nfe - early))));
+        entries.push((Family::Hybrid, Box::new(Hybrid::dpm_solver_then_em(t_s, early, nfe - early))));
+    }
+    let rows = nfe_quality_sweep(&entries, sde, score, reference, seed)?;
+    let pure = (rows[0].quality, rows[1].quality);
     let rows = switches
         .iter()
-        .map(|&t_s| {
-            if !(t_s > eps && t_s < t_max) {
-                return crate::error::invalid("t_switch", t_s, format!("must lie strictly between ε = {eps} and T = {t_max}"));
-            }
-            let early = ((nfe as f64 * (t_max - t_s) / (t_max - eps)).round() as usize).clamp(2, nfe - 2);
-            Ok(SwitchRow {
-                t_switch: t_s,
-                sde_first: run(&Hybrid::em_then_dpm_solver(t_s, early, nfe - early))?,
-                ode_first: run(&Hybrid::dpm_solver_then_em(t_s, early, nfe - early))?,
-            })
+        .zip(rows[2..].chunks_exact(2))
+        .map(|(&t_switch, pair)| SwitchRow {
+            t_switch,
+            sde_first: pair[0].quality,
+            ode_first: pair[1].quality,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     Ok((pure, rows))
 }
