@@ -130,24 +130,28 @@ fn energies(variant: Variant, config: &AppendixConfig) -> (f64, f64) {
     (energy("reverse-SDE"), energy("PF-ODE Euler"))
 }
 
-/// Issue 21's target at full size, mean over seeds 0, 1, 2 at 2000 samples: the reverse SDE's
-/// samples sit in the noise-floor band (energy ≤ 0.0038; measured 0.0020); the PF-ODE's
-/// (Euler, 1000 steps) come to its edge (measured 0.0041: the issue's 0.0038 is not met, so
-/// this pins ≤ 0.005, and the corrected recipe's 0.035 far above it). Minutes in a debug build:
+/// Issue 21's target at full size, at 2000 samples: the samples' energy distance to fresh
+/// data in the noise-floor band (≤ 0.0038, the upper end of two true draws' 0.0016
+/// [0.0008, 0.0038]). One seed's value is itself that noisy — the same recipe scatters from
+/// 0.0008 to 0.0055 over seeds — so the claim is the mean over seeds 0–9: reverse SDE 0.0029
+/// (in the band), PF-ODE (Euler, 1000 steps) 0.0038 (at its upper end, pinned here at
+/// ≤ 0.0040; the corrected recipe's PF-ODE is at 0.035). Seeds 0–2 alone give 0.0020 and 0.0041,
+/// seeds 3–5 0.0019 and 0.0024: three seeds cannot tell the edge. Minutes in a debug build:
 /// `cargo test --release --test appendix_improved -- --ignored`.
 #[test]
-#[ignore = "full size: 3 × 4000 training steps; run with --release -- --ignored"]
+#[ignore = "full size: 10 × 4000 training steps; run with --release -- --ignored"]
 fn improved_recipe_reaches_the_noise_floor() {
+    let seeds = 10;
     let (mut sde, mut ode) = (0.0, 0.0);
-    for seed in 0..3 {
+    for seed in 0..seeds {
         let (s, o) = energies(Variant::Improved, &AppendixConfig::new(seed));
         println!("seed {seed}: reverse SDE {s:.4}, PF-ODE {o:.4}");
-        sde += s / 3.0;
-        ode += o / 3.0;
+        sde += s / seeds as f64;
+        ode += o / seeds as f64;
     }
     println!("mean: reverse SDE {sde:.4}, PF-ODE {ode:.4}");
     assert!(sde <= 0.0038, "reverse SDE {sde}");
-    assert!(ode <= 0.005, "PF-ODE {ode}");
+    assert!(ode <= 0.0040, "PF-ODE {ode}");
 }
 
 /// The CI-sized pin of the same claim: one seed (0), the full 4000 training steps, 2000 samples

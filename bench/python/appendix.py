@@ -17,6 +17,11 @@ bias-corrected as Adam's moments are (m / (1 - 0.999^K) after K steps), as the c
 `DsmConfig::ema`.
 
 Prints one `BENCH {...}` line (see common.emit). Usage: python appendix.py [--variant V] [--steps K]
+[--data DIR]. With `--data DIR` it trains on the crate's own draws instead of numpy's:
+DIR/data.csv (the 1000 training points), DIR/reference.csv (the fresh points the metrics use)
+and DIR/prior.csv (the common prior draw), as `examples/appendix_ablation.rs --dump` writes
+them, and also integrates the PF-ODE (Euler, 1000 steps) from the same prior draw: the same
+recipe on the same data in both frameworks, seed by seed.
 """
 import argparse
 import math
@@ -64,10 +69,9 @@ def alpha_sigma(t):
     return torch.exp(-0.5 * ib), torch.sqrt(-torch.expm1(-ib))
 
 
-def train(variant, steps):
+def train(variant, steps, data):
     improved = variant == "improved"
     torch.manual_seed(SEED)
-    data = C.sample_mixture(N_TRAIN, np.random.default_rng(SEED))
     net = ScoreNet(sinusoidal=improved)
     ema = [torch.zeros_like(p) for p in net.parameters()] if improved else None
     opt = torch.optim.Adam(net.parameters(), lr=LR)
@@ -117,27 +121,65 @@ def reverse_sde(net, improved, x, gen):
     return x
 
 
+@torch.no_grad()
+def pf_ode(net, x):
+    """x <- x + (beta x / 2 + beta s / 2) dt from t = 1 down to 1e-3 (Euler), v-prediction."""
+    ts = np.linspace(1.0, C.EPS_T, N_STEPS + 1)
+    n = x.shape[0]
+    for i in range(N_STEPS):
+        t, dt = ts[i], ts[i] - ts[i + 1]
+        b, a, s = C.beta(t), C.alpha(t), C.sigma(t)
+        eps = s * x + a * net(x, torch.full((n, 1), float(t)))
+        x = x + (0.5 * b * x - 0.5 * b * eps / s) * dt
+    return x
+
+
+def read_csv(path):
+    return np.loadtxt(path, delimiter=",", ndmin=2)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--variant", choices=["corrected", "improved"], default="corrected")
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--data", default=None, help="a folder of the crate's draws (see above)")
     args = p.parse_args()
+    if args.data and args.variant != "improved":
+        p.error("--data compares the improved recipe's PF-ODE: use it with --variant improved")
+    if args.data:
+        missing = [f for f in ("data.csv", "reference.csv", "prior.csv")
+                   if not os.path.isfile(os.path.join(args.data, f))]
+        if missing:
+            p.error(f"--data {args.data}: no {', '.join(missing)} there "
+                    "(examples/appendix_ablation.rs --improved-only --dump DIR writes them)")
     steps = args.steps or (4000 if args.variant == "improved" else 2000)
     torch.set_num_threads(2)
-    net, losses, train_s = train(args.variant, steps)
+    if args.data:
+        data = read_csv(os.path.join(args.data, "data.csv"))
+        ref = read_csv(os.path.join(args.data, "reference.csv"))
+        prior_points = read_csv(os.path.join(args.data, "prior.csv"))
+    else:
+        data = C.sample_mixture(N_TRAIN, np.random.default_rng(SEED))
+        ref = C.sample_mixture(N_SAMPLE, np.random.default_rng(SEED + 1))
+        prior_points = None
+    net, losses, train_s = train(args.variant, steps, data)
     gen = torch.Generator().manual_seed(SEED + 11)
     prior = torch.randn(N_SAMPLE, 2, generator=gen)
+    if prior_points is not None:
+        prior = torch.tensor(prior_points, dtype=torch.float32)
     t0 = time.perf_counter()
     x = reverse_sde(net, args.variant == "improved", prior, gen)
     sample_s = time.perf_counter() - t0
-    ref = C.sample_mixture(N_SAMPLE, np.random.default_rng(SEED + 1))
-    C.emit(f"appendix-{args.variant}", {
+    metrics = {
         "train_steps_per_s": steps / train_s,
         "train_s": train_s,
         "loss_last100": float(np.mean(losses[-100:])),
         "sample_particle_steps_per_s": N_SAMPLE * N_STEPS / sample_s,
         "sde_energy": C.energy_distance(x.double().numpy(), ref),
-    }, {"torch": torch.__version__, "threads": torch.get_num_threads()})
+    }
+    if prior_points is not None:
+        metrics["ode_energy"] = C.energy_distance(pf_ode(net, prior).double().numpy(), ref)
+    C.emit(f"appendix-{args.variant}", metrics, {"torch": torch.__version__, "threads": torch.get_num_threads()})
 
 
 if __name__ == "__main__":
