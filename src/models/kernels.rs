@@ -80,12 +80,12 @@ impl candle_core::InplaceOp2 for MovingAverage {
     }
 }
 
-fn fused(x: &Tensor) -> bool {
+pub(super) fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
 /// The contiguous `f32` data of a CPU tensor argument.
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+pub(super) fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
     let (start, end) = l
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("fused kernel: non-contiguous input".into()))?;

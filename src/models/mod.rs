@@ -22,6 +22,7 @@
 mod adam;
 pub mod checkpoint;
 mod classifier;
+pub mod conv;
 mod convert;
 mod denoiser;
 mod device;

@@ -30,11 +30,12 @@ use candle_nn::{
 };
 use ndarray::ArrayView2;
 
+use super::conv;
 use super::init::{initialise, Fill};
 use super::kernels::silu;
+use super::SinusoidalEmbedding;
 use super::{DenoisingNet, Parameterisation};
 use crate::error::invalid;
-use super::SinusoidalEmbedding;
 use crate::{Error, Result};
 
 /// The architecture of a [`UNet`].
@@ -93,24 +94,39 @@ impl UNetConfig {
 
 const EPS_NORM: f64 = 1e-5;
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, vb: VarBuilder) -> Result<Conv2d> {
+/// A `k × k` convolution with a bias and `k / 2` zero padding, run by [`conv::conv2d`]
+/// (one matrix product per image on the CPU, candle's `conv2d` elsewhere).
+#[derive(Debug, Clone)]
+struct Conv(Conv2d);
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let c = self.0.config();
+        match self.0.bias() {
+            Some(b) => conv::conv2d(x, self.0.weight(), b, c.stride, c.padding),
+            None => self.0.forward(x),
+        }
+    }
+}
+
+fn conv(cin: usize, cout: usize, k: usize, stride: usize, vb: VarBuilder) -> Result<Conv> {
     let cfg = Conv2dConfig {
         padding: k / 2,
         stride,
         ..Conv2dConfig::default()
     };
-    Ok(conv2d(cin, cout, k, cfg, vb)?)
+    Ok(Conv(conv2d(cin, cout, k, cfg, vb)?))
 }
 
 /// A residual block conditioned on the embedding `e`.
 #[derive(Debug, Clone)]
 struct ResBlock {
     norm1: GroupNorm,
-    conv1: Conv2d,
+    conv1: Conv,
     emb: Linear,
     norm2: GroupNorm,
-    conv2: Conv2d,
-    skip: Option<Conv2d>,
+    conv2: Conv,
+    skip: Option<Conv>,
 }
 
 impl ResBlock {
@@ -149,16 +165,16 @@ pub struct UNet {
     time: SinusoidalEmbedding,
     time_mlp: (Linear, Linear),
     class_emb: Option<Embedding>,
-    conv_in: Conv2d,
+    conv_in: Conv,
     res_full: ResBlock,
-    down1: Conv2d,
+    down1: Conv,
     res_half: ResBlock,
-    down2: Conv2d,
+    down2: Conv,
     middle: ResBlock,
     up_half: ResBlock,
     up_full: ResBlock,
     norm_out: GroupNorm,
-    conv_out: Conv2d,
+    conv_out: Conv,
 }
 
 impl UNet {

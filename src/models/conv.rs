@@ -1,0 +1,489 @@
+//! The U-Net's convolutions on the CPU as one matrix product per image (issue 21).
+//!
+//! Why (perf on `examples/digits.rs --bench`, README *What bounds the targets not met*):
+//! candle's CPU convolution spends 44 % of a training step in its transposed-convolution loop
+//! (the input gradient of every layer, a scalar dot product per output pixel), 24 % copying
+//! im2col tiles element by element, 11 % in a strided sum for the bias gradient, and only 6 % in
+//! the multiply. Here each image is unfolded once into its im2col matrix with whole-row copies
+//! (`C·k·k` rows of `H_out·W_out` columns), and then:
+//!
+//! - forward: `y = W · cols + b` (one `gemm` onto the broadcast bias);
+//! - `∂W = Σ_images ∂y · colsᵀ` (the im2col recomputed, not stored: memory stays one matrix
+//!   per thread), summed over fixed groups of [`GROUP`] images and then in order, so the result
+//!   does not depend on the number of threads;
+//! - `∂x = col2im(Wᵀ · ∂y)`, the adjoint of the unfolding (a scatter-add of the rows);
+//! - `∂b = Σ ∂y` over images and pixels, one contiguous run per channel.
+//!
+//! [`conv2d`] is what the U-Net calls: on a CUDA device, for a `dtype` other than `f32`, or for
+//! dilated or grouped convolutions it is candle's own `conv2d` plus the bias, as candle-nn's
+//! `Conv2d` computes it; the tests check both paths agree in value and gradient.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::kernels::{fused, slice};
+
+/// Images per partial sum of the weight gradient (fixed, so the sum's order is too).
+const GROUP: usize = 8;
+
+/// candle-nn's `Conv2d::forward` (NCHW input, OIHW kernel `w`, bias `b` per output channel,
+/// zero `padding` on every side, `stride`), fused on the CPU.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> candle_core::Result<Tensor> {
+    let square = w.rank() == 4 && w.dim(2)? == w.dim(3)?;
+    if fused(x) && x.rank() == 4 && square && b.dims() == [w.dim(0)?] && stride > 0 {
+        x.contiguous()?
+            .apply_op3(&w.contiguous()?, &b.contiguous()?, Conv { stride, padding })
+    } else {
+        let o = b.dims1()?;
+        x.conv2d(w, padding, stride, 1, 1)?
+            .broadcast_add(&b.reshape((1, o, 1, 1))?)
+    }
+}
+
+/// Stride and padding of a convolution.
+#[derive(Clone, Copy, Debug)]
+struct Conv {
+    stride: usize,
+    padding: usize,
+}
+
+/// The sizes of one convolution: input `n × c × h × w`, kernel `o × c × k × k`, output
+/// `n × o × ho × wo`.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    ho: usize,
+    wo: usize,
+}
+
+impl Conv {
+    fn geometry(&self, x: &Shape, w: &Shape) -> candle_core::Result<Geometry> {
+        let (n, c, h, wd) = x.dims4()?;
+        let (o, c_w, k, k2) = w.dims4()?;
+        let out = |size: usize| {
+            (size + 2 * self.padding)
+                .checked_sub(k)
+                .map(|s| s / self.stride + 1)
+        };
+        match (out(h), out(wd)) {
+            (Some(ho), Some(wo)) if c == c_w && k == k2 => Ok(Geometry {
+                n,
+                c,
+                h,
+                w: wd,
+                o,
+                k,
+                stride: self.stride,
+                pad: self.padding,
+                ho,
+                wo,
+            }),
+            _ => Err(candle_core::Error::Msg(format!(
+                "fused conv2d: input {x:?}, kernel {w:?}, padding {}, stride {}",
+                self.padding, self.stride
+            ))),
+        }
+    }
+}
+
+impl Geometry {
+    /// Rows of the im2col matrix, `c·k·k` (the columns of `W` seen as `o × c·k·k`).
+    fn rows(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// Output pixels per channel, the im2col matrix's columns.
+    fn pixels(&self) -> usize {
+        self.ho * self.wo
+    }
+
+    /// The output columns `ox` whose input column `ox·stride + kj − pad` lies in `[0, w)`.
+    fn inside(&self, kj: usize) -> std::ops::Range<usize> {
+        let lo = self.pad.saturating_sub(kj).div_ceil(self.stride);
+        let hi = (self.w + self.pad)
+            .checked_sub(kj + 1)
+            .map_or(0, |last| (last / self.stride + 1).min(self.wo));
+        lo.min(hi)..hi
+    }
+
+    /// Visits every (im2col row, output row) pair with its input row: `f(dst, src, columns)`
+    /// where `dst` is the im2col row segment of that output row and `src` the input row (or
+    /// `None` in the padding), `columns` the range of `dst` inside the image.
+    fn for_each_row(&self, mut f: impl FnMut(usize, usize, Option<usize>, std::ops::Range<usize>)) {
+        for c in 0..self.c {
+            for ki in 0..self.k {
+                for kj in 0..self.k {
+                    let row = (c * self.k + ki) * self.k + kj;
+                    let inside = self.inside(kj);
+                    for oy in 0..self.ho {
+                        let iy = (oy * self.stride + ki)
+                            .checked_sub(self.pad)
+                            .filter(|&iy| iy < self.h);
+                        let src = iy.map(|iy| (c * self.h + iy) * self.w);
+                        f(row * self.pixels() + oy * self.wo, kj, src, inside.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The im2col matrix of one image `x` (`c × h × w`) into `cols` (`rows × pixels`).
+    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        let (s, p, wo) = (self.stride, self.pad, self.wo);
+        self.for_each_row(|dst, kj, src, inside| {
+            let out = &mut cols[dst..dst + wo];
+            let Some(src) = src else {
+                out.fill(0.0);
+                return;
+            };
+            out[..inside.start].fill(0.0);
+            out[inside.end..].fill(0.0);
+            if inside.is_empty() {
+                return;
+            }
+            let first = src + inside.start * s + kj - p;
+            if s == 1 {
+                out[inside.clone()].copy_from_slice(&x[first..first + inside.len()]);
+            } else {
+                for (j, v) in out[inside].iter_mut().enumerate() {
+                    *v = x[first + j * s];
+                }
+            }
+        });
+    }
+
+    /// The adjoint of [`Geometry::im2col`]: adds `cols` back into one image's gradient `dx`.
+    fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
+        let (s, p) = (self.stride, self.pad);
+        self.for_each_row(|dst, kj, src, inside| {
+            let Some(src) = src else { return };
+            if inside.is_empty() {
+                return;
+            }
+            let first = src + inside.start * s + kj - p;
+            let from = &cols[dst + inside.start..dst + inside.end];
+            for (j, v) in from.iter().enumerate() {
+                dx[first + j * s] += v;
+            }
+        });
+    }
+}
+
+/// `dst (m × n, row-major) ← [dst +] lhs · rhs` with `lhs` `m × k` and `rhs` `k × n` given by
+/// their (row, column) strides, single-threaded (the callers run one image per thread).
+///
+/// # Safety
+/// Every index the strides form lies inside the three buffers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        1,
+        n as isize,
+        accumulate,
+        lhs.0.as_ptr(),
+        lhs.2 as isize,
+        lhs.1 as isize,
+        rhs.0.as_ptr(),
+        rhs.2 as isize,
+        rhs.1 as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+impl CustomOp3 for Conv {
+    fn name(&self) -> &'static str {
+        "fused-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = self.geometry(l1.shape(), l2.shape())?;
+        let (x, w, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (rows, pixels) = (g.rows(), g.pixels());
+        let mut y = Vec::with_capacity(g.n * g.o * pixels);
+        for _ in 0..g.n {
+            for &bias in b {
+                y.extend(std::iter::repeat_n(bias, pixels));
+            }
+        }
+        y.par_chunks_mut(g.o * pixels)
+            .zip(x.par_chunks(g.c * g.h * g.w))
+            .for_each_init(
+                || vec![0f32; rows * pixels],
+                |cols, (yn, xn)| {
+                    g.im2col(xn, cols);
+                    // SAFETY: yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
+                    unsafe {
+                        gemm(
+                            (g.o, pixels, rows),
+                            yn,
+                            true,
+                            (w, rows, 1),
+                            (cols, pixels, 1),
+                        )
+                    }
+                },
+            );
+        Ok((CpuStorage::F32(y), Shape::from((g.n, g.o, g.ho, g.wo))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        Ok((
+            Some(w.apply_op2_no_bwd(&dy, &InputGrad(*self, x.shape().clone()))?),
+            Some(x.apply_op2_no_bwd(&dy, &WeightGrad(*self, w.shape().clone()))?),
+            Some(dy.apply_op1_no_bwd(&BiasGrad)?),
+        ))
+    }
+}
+
+/// `∂x = col2im(Wᵀ ∂y)`, from the kernel and `∂y`; holds the input's shape.
+struct InputGrad(Conv, Shape);
+
+impl CustomOp2 for InputGrad {
+    fn name(&self) -> &'static str {
+        "fused-conv2d-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = self.0.geometry(&self.1, l1.shape())?;
+        let (w, dy) = (slice(s1, l1)?, slice(s2, l2)?);
+        let (rows, pixels) = (g.rows(), g.pixels());
+        let mut dx = vec![0f32; g.n * g.c * g.h * g.w];
+        dx.par_chunks_mut(g.c * g.h * g.w)
+            .zip(dy.par_chunks(g.o * pixels))
+            .for_each_init(
+                || vec![0f32; rows * pixels],
+                |cols, (dxn, dyn_)| {
+                    // SAFETY: cols is rows × pixels; Wᵀ is read from w (o × rows) with
+                    // strides (1, rows); dyn_ is o × pixels.
+                    unsafe {
+                        gemm(
+                            (rows, pixels, g.o),
+                            cols,
+                            false,
+                            (w, 1, rows),
+                            (dyn_, pixels, 1),
+                        )
+                    }
+                    g.col2im(cols, dxn);
+                },
+            );
+        Ok((CpuStorage::F32(dx), self.1.clone()))
+    }
+}
+
+/// `∂W = Σ_images ∂y · colsᵀ`, from the input and `∂y`; holds the kernel's shape.
+struct WeightGrad(Conv, Shape);
+
+impl CustomOp2 for WeightGrad {
+    fn name(&self) -> &'static str {
+        "fused-conv2d-weight-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let g = self.0.geometry(l1.shape(), &self.1)?;
+        let (x, dy) = (slice(s1, l1)?, slice(s2, l2)?);
+        let (rows, pixels) = (g.rows(), g.pixels());
+        let image = g.c * g.h * g.w;
+        let partials: Vec<Vec<f32>> = (0..g.n.div_ceil(GROUP))
+            .into_par_iter()
+            .map(|group| {
+                let mut dw = vec![0f32; g.o * rows];
+                let mut cols = vec![0f32; rows * pixels];
+                for i in group * GROUP..((group + 1) * GROUP).min(g.n) {
+                    g.im2col(&x[i * image..(i + 1) * image], &mut cols);
+                    let dyi = &dy[i * g.o * pixels..(i + 1) * g.o * pixels];
+                    // SAFETY: dw is o × rows; dyi o × pixels; colsᵀ read from cols
+                    // (rows × pixels) with strides (1, pixels).
+                    unsafe {
+                        gemm(
+                            (g.o, rows, pixels),
+                            &mut dw,
+                            true,
+                            (dyi, pixels, 1),
+                            (&cols, 1, pixels),
+                        )
+                    }
+                }
+                dw
+            })
+            .collect();
+        let mut dw = vec![0f32; g.o * rows];
+        for p in &partials {
+            dw.iter_mut().zip(p).for_each(|(s, v)| *s += v);
+        }
+        Ok((CpuStorage::F32(dw), self.1.clone()))
+    }
+}
+
+/// `∂b_o = Σ_{images, pixels} ∂y`: one contiguous run per (image, channel).
+struct BiasGrad;
+
+impl CustomOp1 for BiasGrad {
+    fn name(&self) -> &'static str {
+        "fused-conv2d-bias-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, o, ho, wo) = l.shape().dims4()?;
+        let dy = slice(s, l)?;
+        let mut db = vec![0f32; o];
+        for image in dy.chunks_exact(o * ho * wo).take(n) {
+            for (s, run) in db.iter_mut().zip(image.chunks_exact(ho * wo)) {
+                *s += run.iter().sum::<f32>();
+            }
+        }
+        Ok((CpuStorage::F32(db), Shape::from(o)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// Values and all three gradients against candle's `conv2d` + bias, for the U-Net's
+    /// shapes: 3×3 stride 1 and 2, 1×1, odd sizes, more images than a weight-gradient group.
+    #[test]
+    fn fused_conv_matches_candles_in_value_and_gradient() {
+        let dev = Device::Cpu;
+        for (n, c, o, side, k, stride, pad) in [
+            (3, 2, 5, 7, 3, 1, 1),
+            (11, 3, 4, 8, 3, 2, 1),
+            (2, 4, 3, 9, 3, 2, 1),
+            (9, 5, 6, 6, 1, 1, 0),
+            (2, 3, 2, 5, 3, 1, 0),
+        ] {
+            let var = |shape: &[usize]| {
+                Var::from_tensor(&Tensor::randn(0f32, 1.0, shape, &dev).unwrap()).unwrap()
+            };
+            let (x, w, b) = (var(&[n, c, side, side]), var(&[o, c, k, k]), var(&[o]));
+            let ours = conv2d(&x, &w, &b, stride, pad).unwrap();
+            let theirs = x
+                .conv2d(&w, pad, stride, 1, 1)
+                .unwrap()
+                .broadcast_add(&b.reshape((1, o, 1, 1)).unwrap())
+                .unwrap();
+            assert_eq!(ours.dims(), theirs.dims());
+            let case = format!("n {n} c {c} o {o} side {side} k {k} stride {stride} pad {pad}");
+            assert!(max_diff(&ours, &theirs) < 1e-4, "value, {case}");
+            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
+            let grads = |y: &Tensor| (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let (g_ours, g_theirs) = (grads(&ours), grads(&theirs));
+            for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
+                let (a, e) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+                let scale = e.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+                let scale = scale.to_scalar::<f32>().unwrap().max(1.0);
+                assert!(max_diff(a, e) < 1e-5 * scale * 10.0, "∂{name}, {case}");
+            }
+        }
+    }
+
+    /// The weight gradient sums fixed groups of images in order: the same bits on one thread
+    /// as on several.
+    #[test]
+    fn weight_gradient_does_not_depend_on_the_thread_count() {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (21, 3, 8, 8), &dev).unwrap()).unwrap();
+        let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap()).unwrap();
+        let b =
+            Var::from_tensor(&Tensor::zeros(4, candle_core::DType::F32, &dev).unwrap()).unwrap();
+        let grad = || {
+            let y = conv2d(&x, &w, &b, 1, 1).unwrap();
+            let g = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            g.get(&w)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        assert_eq!(one.install(grad), three.install(grad));
+    }
+
+    #[test]
+    fn a_kernel_larger_than_the_padded_image_is_an_error() {
+        let dev = Device::Cpu;
+        let x = Tensor::zeros((1, 1, 2, 2), candle_core::DType::F32, &dev).unwrap();
+        let w = Tensor::zeros((1, 1, 5, 5), candle_core::DType::F32, &dev).unwrap();
+        let b = Tensor::zeros(1, candle_core::DType::F32, &dev).unwrap();
+        let e = conv2d(&x, &w, &b, 1, 1).unwrap_err().to_string();
+        assert!(e.contains("padding 1"), "{e}");
+    }
+}
