@@ -14,7 +14,7 @@
 //! `--per-class N` (samples per class), `--w W` (guidance weight), `--channels C`; `--bench`:
 //! sample with DPM-Solver++(2M) only and print one `BENCH {...}` line for `./workbook.sh bench
 //! unet` (its PyTorch twin is `bench/python/unet.py`; where the time goes: README, *What bounds the
-//! targets not met* — candle's CPU transposed convolution, its im2col copy and channel sums).
+//! targets not met* — the im2col copies of `models::conv`, candle's sums in the backward pass).
 
 use std::time::Instant;
 
