@@ -21,7 +21,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::{fused, slice};
+use super::kernels::{fused, matmul, slice};
 
 /// Images per partial sum of the weight gradient (fixed, so the sum's order is too).
 const GROUP: usize = 8;
@@ -182,42 +182,6 @@ impl Geometry {
     }
 }
 
-/// `dst (m × n, row-major) ← [dst +] lhs · rhs` with `lhs` `m × k` and `rhs` `k × n` given by
-/// their (row, column) strides, single-threaded (the callers run one image per thread).
-///
-/// # Safety
-/// Every index the strides form lies inside the three buffers.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: (&[f32], usize, usize),
-    rhs: (&[f32], usize, usize),
-) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst.as_mut_ptr(),
-        1,
-        n as isize,
-        accumulate,
-        lhs.0.as_ptr(),
-        lhs.2 as isize,
-        lhs.1 as isize,
-        rhs.0.as_ptr(),
-        rhs.2 as isize,
-        rhs.1 as isize,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    );
-}
-
 impl CustomOp3 for Conv {
     fn name(&self) -> &'static str {
         "fused-conv2d"
@@ -247,14 +211,15 @@ impl CustomOp3 for Conv {
                 || vec![0f32; rows * pixels],
                 |cols, (yn, xn)| {
                     g.im2col(xn, cols);
-                    // SAFETY: yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
+                    // SAFETY (one image per thread, so the multiply itself is serial): yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
                     unsafe {
-                        gemm(
+                        matmul(
                             (g.o, pixels, rows),
                             yn,
                             true,
                             (w, rows, 1),
                             (cols, pixels, 1),
+                            gemm::Parallelism::None,
                         )
                     }
                 },
@@ -306,12 +271,13 @@ impl CustomOp2 for InputGrad {
                     // SAFETY: cols is rows × pixels; Wᵀ is read from w (o × rows) with
                     // strides (1, rows); dyn_ is o × pixels.
                     unsafe {
-                        gemm(
+                        matmul(
                             (rows, pixels, g.o),
                             cols,
                             false,
                             (w, 1, rows),
                             (dyn_, pixels, 1),
+                            gemm::Parallelism::None,
                         )
                     }
                     g.col2im(cols, dxn);
@@ -351,12 +317,13 @@ impl CustomOp2 for WeightGrad {
                     // SAFETY: dw is o × rows; dyi o × pixels; colsᵀ read from cols
                     // (rows × pixels) with strides (1, pixels).
                     unsafe {
-                        gemm(
+                        matmul(
                             (g.o, rows, pixels),
                             &mut dw,
                             true,
                             (dyi, pixels, 1),
                             (&cols, 1, pixels),
+                            gemm::Parallelism::None,
                         )
                     }
                 }

@@ -165,35 +165,13 @@ impl CustomOp3 for Affine {
         let mut y = vec![0f32; n * m];
         y.chunks_exact_mut(m).for_each(|row| row.copy_from_slice(b));
         let threads = candle_core::utils::get_num_threads();
-        // SAFETY: y is n×m row-major, x n×k row-major, Wᵀ read as k×m from W (m×k row-major);
-        // every index gemm forms lies inside these slices.
-        unsafe {
-            gemm::gemm(
-                n,
-                m,
-                k,
-                y.as_mut_ptr(),
-                1,
-                m as isize,
-                true,
-                x.as_ptr(),
-                1,
-                k as isize,
-                w.as_ptr(),
-                k as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                if threads > 1 {
-                    gemm::Parallelism::Rayon(threads)
-                } else {
-                    gemm::Parallelism::None
-                },
-            );
-        }
+        let parallelism = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: y is n×m row-major, x n×k row-major, Wᵀ read as k×m from W (m×k row-major).
+        unsafe { matmul((n, m, k), &mut y, true, (x, k, 1), (w, 1, k), parallelism) }
         Ok((CpuStorage::F32(y), Shape::from((n, m))))
     }
 
@@ -219,6 +197,42 @@ impl CustomOp3 for Affine {
             Some(cpu_tensor(db, b.shape())?),
         ))
     }
+}
+
+/// `dst (m × n, row-major) ← [dst +] lhs · rhs` with `gemm`, `lhs` (`m × k`) and `rhs`
+/// (`k × n`) given as (data, row stride, column stride): the multiply every fused kernel uses.
+///
+/// # Safety
+/// Every index the strides form lies inside the three buffers.
+pub(super) unsafe fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.as_mut_ptr(),
+        1,
+        n as isize,
+        accumulate,
+        lhs.0.as_ptr(),
+        lhs.2 as isize,
+        lhs.1 as isize,
+        rhs.0.as_ptr(),
+        rhs.2 as isize,
+        rhs.1 as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        parallelism,
+    );
 }
 
 /// The element-wise loops, compiled once per instruction set and picked at run time.
