@@ -34,7 +34,7 @@ use rand::Rng as _;
 
 use super::ForwardSde;
 use crate::error::{invalid, positive};
-use crate::models::{to_tensor, DenoisingNet, Parameterisation};
+use crate::models::{to_tensor, DenoisingNet, Gradients, Parameterisation};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, Score};
 use crate::{Error, Result};
@@ -393,8 +393,8 @@ pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
             let tt = column(&b.t, &device)?;
             let target = to_tensor(b.target.view(), &device)?;
             let w = column(&b.weight, &device)?;
-            let out = match labels {
-                None => net.forward_labelled(&x_t, &tt, None)?,
+            let (loss, grads) = match labels {
+                None => net.regression_loss(&x_t, &tt, None, &target, &w)?,
                 Some(LabelDropout { labels, p_uncond }) => {
                     let null = net.label_index(None)?;
                     let y: Vec<u32> = rows
@@ -408,12 +408,25 @@ pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
                         })
                         .collect();
                     let y = Tensor::from_vec(y, m, &device)?;
-                    net.forward_labelled(&x_t, &tt, Some(&y))?
+                    net.regression_loss(&x_t, &tt, Some(&y), &target, &w)?
                 }
             };
-            Ok(((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?)
+            Ok(Objective { loss, grads })
         },
     )
+}
+
+/// A training step's loss and, when the model computed them itself, the gradients of its
+/// variables (`None`: [`optimise`] backpropagates through the loss's graph).
+pub(crate) struct Objective {
+    pub loss: Tensor,
+    pub grads: Option<Gradients>,
+}
+
+impl From<Tensor> for Objective {
+    fn from(loss: Tensor) -> Self {
+        Self { loss, grads: None }
+    }
 }
 
 /// A column `m × 1` of `f32` on `device`.
@@ -429,7 +442,8 @@ pub(crate) fn column(values: &[f64], device: &candle_core::Device) -> Result<Ten
 /// flow matching, the noisy classifier): AdamW ([`crate::models::Adam`]: candle-nn's numbers,
 /// fused on the CPU) with `config.lr` and no weight decay over `config.steps` steps, each on
 /// the rows `config.batch` picks from `0..n` (a seeded reshuffle per epoch for minibatches),
-/// the loss from `loss(rows, rng)`; seeded from `config.seed`; progress to stdout every
+/// the loss — and, where the model computes them itself, the gradients — from
+/// `objective(rows, rng)`; seeded from `config.seed`; progress to stdout every
 /// `config.log_every` steps; the learning rate from `config.lr_schedule`, and the weights left
 /// in `vars` the moving average `config.ema` when given. Stops with an error naming the step
 /// at a non-finite loss (`what` names the loss).
@@ -439,7 +453,7 @@ pub(crate) fn optimise(
     config: &DsmConfig,
     what: &str,
     observe: &mut dyn FnMut(usize, f64),
-    loss: &mut dyn FnMut(&[usize], &mut Rng) -> Result<Tensor>,
+    objective: &mut dyn FnMut(&[usize], &mut Rng) -> Result<Objective>,
 ) -> Result<TrainLog> {
     positive("lr", config.lr)?;
     if config.steps == 0 {
@@ -501,7 +515,7 @@ pub(crate) fn optimise(
         if config.lr_schedule != LrSchedule::Constant {
             opt.set_learning_rate(config.lr_schedule.rate(config.lr, step - 1, config.steps));
         }
-        let loss = loss(&rows, &mut rng)?;
+        let Objective { loss, grads } = objective(&rows, &mut rng)?;
         let value = f64::from(loss.to_scalar::<f32>()?);
         if !value.is_finite() {
             return Err(Error::Numerical(format!(
@@ -509,7 +523,10 @@ pub(crate) fn optimise(
                 config.steps, config.lr
             )));
         }
-        opt.backward_step(&loss)?;
+        match grads {
+            Some(grads) => opt.step_with(&grads)?,
+            None => opt.backward_step(&loss)?,
+        }
         if let Some(ema) = average.as_mut() {
             ema.update()?;
         }

@@ -269,10 +269,7 @@ pub fn train_classifier(
                 &to_tensor(x_t.view(), &device)?,
                 &super::dsm::column(&t, &device)?,
             )?;
-            Ok(candle_nn::loss::cross_entropy(
-                &logits,
-                &Tensor::from_vec(y, m, &device)?,
-            )?)
+            Ok(candle_nn::loss::cross_entropy(&logits, &Tensor::from_vec(y, m, &device)?)?.into())
         },
     )
 }

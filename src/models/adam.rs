@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Tensor, Var};
+use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Tensor, TensorId, Var};
 use candle_nn::{Optimizer, ParamsAdamW};
 
 /// One variable and its moments.
@@ -144,6 +144,42 @@ impl Optimizer for Adam {
     }
 
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        self.apply(|var| grads.get(var))
+    }
+}
+
+/// Gradients given per parameter, as a network's own backward pass computes them
+/// ([`super::backprop`]); candle's autograd gives a [`GradStore`] instead.
+#[derive(Default)]
+pub struct Gradients(Vec<(TensorId, Tensor)>);
+
+impl Gradients {
+    /// Records `grad` as the gradient of the parameter `param`.
+    pub fn insert(&mut self, param: &Tensor, grad: Tensor) {
+        self.0.push((param.id(), grad));
+    }
+
+    /// The gradient of `param`, if recorded.
+    pub fn get(&self, param: &Tensor) -> Option<&Tensor> {
+        self.0
+            .iter()
+            .find(|(id, _)| *id == param.id())
+            .map(|(_, g)| g)
+    }
+}
+
+impl Adam {
+    /// One step with the gradients of a network's own backward pass (the same step as
+    /// [`Optimizer::step`] with candle's).
+    pub fn step_with(&mut self, grads: &Gradients) -> candle_core::Result<()> {
+        self.apply(|var| grads.get(var))
+    }
+
+    /// One step, each variable moved by `grad(var)` (left alone where it has none).
+    fn apply<'g>(
+        &mut self,
+        grad: impl Fn(&Tensor) -> Option<&'g Tensor>,
+    ) -> candle_core::Result<()> {
         self.step_t += 1;
         let p = &self.params;
         let (lr, beta1, beta2) = (p.lr, p.beta1, p.beta2);
@@ -162,7 +198,7 @@ impl Optimizer for Adam {
             lr: lr as f32,
         };
         for slot in &mut self.slots {
-            let Some(g) = grads.get(&slot.var) else {
+            let Some(g) = grad(slot.var.as_tensor()) else {
                 continue;
             };
             match &mut slot.moments {

@@ -16,12 +16,17 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
-use super::{to_array, to_tensor, Parameterisation, ScoreNet};
+use super::{to_array, to_tensor, Gradients, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
 use crate::sde_basics::ConditionalScore;
 use crate::sde_basics::ForwardSde;
 use crate::sde_basics::{Score, ScoreJacobian};
 use crate::{Error, Result};
+
+/// `mean_i w_i ‖out_i − target_i‖²` for `out`, `target` (`n × d`) and weights `w` (`n × 1`).
+pub fn weighted_mse(out: &Tensor, target: &Tensor, w: &Tensor) -> Result<Tensor> {
+    Ok(((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?)
+}
 
 /// A network `o_θ(x, t[, y])` trained by denoising score matching.
 pub trait DenoisingNet: Sync {
@@ -49,6 +54,23 @@ pub trait DenoisingNet: Sync {
     /// (`n`, `u32`, see [`Self::label_index`]); `None`: unconditional (`∅` for every row of a
     /// class-conditional network). Errors on labels for an unconditional network.
     fn forward_labelled(&self, x: &Tensor, t: &Tensor, labels: Option<&Tensor>) -> Result<Tensor>;
+
+    /// The weighted regression loss of a training step,
+    /// `mean_i w_i ‖o(x_i, t_i[, y_i]) − target_i‖²` ([`weighted_mse`]; DSM's and flow
+    /// matching's), with the gradient of every trainable variable when the network computes it
+    /// itself — `None`: the training loop backpropagates through the loss's graph (the default).
+    /// [`ScoreNet`] computes it by hand on the CPU ([`super::backprop`]).
+    fn regression_loss(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        labels: Option<&Tensor>,
+        target: &Tensor,
+        w: &Tensor,
+    ) -> Result<(Tensor, Option<Gradients>)> {
+        let out = self.forward_labelled(x, t, labels)?;
+        Ok((weighted_mse(&out, target, w)?, None))
+    }
 
     /// The index of a label in a label tensor: `Some(y)` with `y < k`, or `None` for `∅`
     /// (index `k`). Errors on an unconditional network or `y ≥ k`.

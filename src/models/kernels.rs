@@ -163,15 +163,7 @@ impl CustomOp3 for Affine {
             )));
         }
         let mut y = vec![0f32; n * m];
-        y.chunks_exact_mut(m).for_each(|row| row.copy_from_slice(b));
-        let threads = candle_core::utils::get_num_threads();
-        let parallelism = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
-        // SAFETY: y is n×m row-major, x n×k row-major, Wᵀ read as k×m from W (m×k row-major).
-        unsafe { matmul((n, m, k), &mut y, true, (x, k, 1), (w, 1, k), parallelism) }
+        affine_into(x, w, b, &mut y);
         Ok((CpuStorage::F32(y), Shape::from((n, m))))
     }
 
@@ -188,14 +180,48 @@ impl CustomOp3 for Affine {
         let dy = dy.contiguous()?;
         let m = b.dim(0)?;
         let mut db = vec![0f32; m];
-        for row in dy.flatten_all()?.to_vec1::<f32>()?.chunks_exact(m) {
-            db.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        }
+        column_sums(&dy.flatten_all()?.to_vec1::<f32>()?, &mut db);
         Ok((
             Some(dy.matmul(w)?),
             Some(dy.t()?.matmul(x)?),
             Some(cpu_tensor(db, b.shape())?),
         ))
+    }
+}
+
+/// `y ← x Wᵀ + b` for `x` (`n × k`), `W` (`m × k`), `b` (`m`) into `y` (`n × m`), all
+/// row-major: the bias copied into every row, then one `gemm` accumulating onto it.
+pub(super) fn affine_into(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+    let m = b.len();
+    let (n, k) = (y.len() / m, w.len() / m);
+    assert!(
+        x.len() == n * k && w.len() == m * k && y.len() == n * m,
+        "affine: x {}, W {}, b {m}, y {}",
+        x.len(),
+        w.len(),
+        y.len()
+    );
+    y.chunks_exact_mut(m).for_each(|row| row.copy_from_slice(b));
+    // SAFETY: y is n×m row-major, x n×k row-major, Wᵀ read as k×m from W (m×k row-major).
+    unsafe { matmul((n, m, k), y, true, (x, k, 1), (w, 1, k), parallelism()) }
+}
+
+/// `s ← Σ_rows dy` for `dy` row-major with `s.len()` columns: row after row, each added
+/// in order onto `s = 0` (contiguous, unlike a sum down each column).
+pub(super) fn column_sums(dy: &[f32], s: &mut [f32]) {
+    s.fill(0.0);
+    for row in dy.chunks_exact(s.len()) {
+        s.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+    }
+}
+
+/// What candle's CPU multiply uses: rayon's threads when there are several.
+pub(super) fn parallelism() -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
     }
 }
 
@@ -234,6 +260,8 @@ pub(super) unsafe fn matmul(
         parallelism,
     );
 }
+
+pub(super) use simd::{silu as silu_into, silu_grad as silu_grad_into};
 
 /// The element-wise loops, compiled once per instruction set and picked at run time.
 mod simd {

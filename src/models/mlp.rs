@@ -32,6 +32,21 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// Every layer's `(W, b)`, input layer first.
+    pub(super) fn parameters(&self) -> Vec<(&Tensor, &Tensor)> {
+        self.layers
+            .iter()
+            .map(|l| {
+                (
+                    l.weight(),
+                    l.bias().expect("every layer of an Mlp has a bias"),
+                )
+            })
+            .collect()
+    }
+}
+
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (last, hidden) = self.layers.split_last().expect("at least one layer");

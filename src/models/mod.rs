@@ -17,9 +17,13 @@
 //! - [`kernels`]: fused CPU kernels for the layers' affine maps and SiLU (candle's ops on
 //!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on;
 //! - [`Adam`]: the training loop's optimiser, candle-nn's `AdamW` fused into one in-place
-//!   pass per variable on the CPU (same numbers).
+//!   pass per variable on the CPU (same numbers), stepping from candle's gradients or from
+//!   [`Gradients`] a network computed itself;
+//! - `backprop`: the SiLU MLP's backward pass by hand, how [`ScoreNet`] trains on the CPU
+//!   (candle's gradients, bit for bit, without its graph).
 
 mod adam;
+mod backprop;
 pub mod checkpoint;
 mod classifier;
 pub mod conv;
@@ -34,10 +38,10 @@ pub mod seed_unet;
 mod score_net;
 mod unet;
 
-pub use adam::Adam;
+pub use adam::{Adam, Gradients};
 pub use classifier::TimeClassifier;
 pub use convert::{to_array, to_tensor};
-pub use denoiser::{DenoisingNet, LearnedScore};
+pub use denoiser::{weighted_mse, DenoisingNet, LearnedScore};
 pub use device::{describe, device, keep_freed_buffers};
 pub use embeddings::{LearnedEmbedding, RandomFourierEmbedding, SinusoidalEmbedding};
 pub use mlp::Mlp;

@@ -25,9 +25,13 @@ use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{Embedding, VarBuilder, VarMap};
 use ndarray::{Array2, ArrayView2};
 
+use std::sync::Mutex;
+
+use super::backprop::{DenseGrad, MlpTape, Weights};
 use super::embeddings::{RandomFourierEmbedding, SinusoidalEmbedding};
 use super::init::{initialise, Fill};
-use super::{to_array, to_tensor, DenoisingNet, Mlp};
+use super::kernels::fused;
+use super::{to_array, to_tensor, weighted_mse, DenoisingNet, Gradients, Mlp};
 use crate::error::{invalid, positive};
 use crate::{Error, Result};
 
@@ -190,6 +194,19 @@ pub struct ScoreNet {
     /// The label embedding of a class-conditional network (`classes + 1` rows, the last `∅`).
     labels: Option<Embedding>,
     net: Mlp,
+    /// The buffers of the hand-written training step, reused from step to step.
+    workspace: Mutex<Workspace>,
+}
+
+/// The tapes of the time MLP and the main MLP and the main MLP's input `[x, emb(t)]` with
+/// its gradient.
+#[derive(Default)]
+struct Workspace {
+    embed: MlpTape,
+    net: MlpTape,
+    input: Vec<f32>,
+    d_input: Vec<f32>,
+    d_emb: Vec<f32>,
 }
 
 /// Name of the fixed Fourier frequencies in the var map (saved, never trained).
@@ -263,6 +280,7 @@ impl ScoreNet {
             embed,
             labels,
             net,
+            workspace: Mutex::default(),
         })
     }
 
@@ -361,7 +379,115 @@ impl ScoreNet {
     }
 }
 
+impl ScoreNet {
+    /// [`DenoisingNet::regression_loss`] with the gradient by hand ([`super::backprop`]) for an
+    /// unconditional network on the CPU: the time MLP (when learned) and the main MLP forward
+    /// on their tapes, the loss's gradient `∂o = 2 w (o − target) / n` in the order of
+    /// operations candle's backward takes, the main MLP backward, and the columns of `∂input`
+    /// that belong to `emb(t)` backward through the time MLP.
+    fn regression_loss_by_hand(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        target: &Tensor,
+        w: &Tensor,
+    ) -> Result<(Tensor, Gradients)> {
+        let (n, d) = x.dims2()?;
+        let e = self.config.embedding.dim();
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let ts = t.flatten_all()?.to_vec1::<f32>()?;
+        let net_params = self.net.parameters();
+        let emb_params = match &self.embed {
+            Embedder::Mlp(m) => m.parameters(),
+            _ => vec![],
+        };
+        let (net_weights, emb_weights) = (Weights::read(&net_params), Weights::read(&emb_params));
+        let (net_layers, emb_layers) = (net_weights.layers()?, emb_weights.layers()?);
+        let mut guard = self.workspace.lock().expect("workspace lock");
+        let ws = &mut *guard;
+
+        let fixed;
+        let emb: &[f32] = match &self.embed {
+            Embedder::Mlp(_) => ws.embed.forward(&ts, &emb_layers),
+            Embedder::Fourier(f) => {
+                fixed = f.forward(t)?.flatten_all()?.to_vec1::<f32>()?;
+                &fixed
+            }
+            Embedder::Sinusoidal(s) => {
+                fixed = s.forward(t)?.flatten_all()?.to_vec1::<f32>()?;
+                &fixed
+            }
+        };
+        ws.input.resize(n * (d + e), 0.0);
+        for ((row, x), emb) in ws
+            .input
+            .chunks_exact_mut(d + e)
+            .zip(xs.chunks_exact(d))
+            .zip(emb.chunks_exact(e))
+        {
+            row[..d].copy_from_slice(x);
+            row[d..].copy_from_slice(emb);
+        }
+        let out = ws.net.forward(&ws.input, &net_layers);
+        let loss = weighted_mse(&Tensor::from_slice(out, (n, d), &self.device)?, target, w)?;
+
+        let inv_n = (1.0 / n as f64) as f32;
+        let weights = w.flatten_all()?.to_vec1::<f32>()?;
+        let targets = target.flatten_all()?.to_vec1::<f32>()?;
+        let mut d_out = vec![0f32; n * d];
+        for (i, g) in weights.iter().map(|&w| inv_n * w).enumerate() {
+            for j in i * d..(i + 1) * d {
+                d_out[j] = ((out[j] - targets[j]) * g) * 2.0 + 0.0;
+            }
+        }
+        let learned_time = matches!(self.embed, Embedder::Mlp(_));
+        ws.d_input.resize(n * (d + e), 0.0);
+        let net_grads = ws.net.backward(
+            &ws.input,
+            &net_layers,
+            &d_out,
+            learned_time.then_some(&mut ws.d_input[..]),
+        );
+        let mut grads = Gradients::default();
+        let mut record = |params: &[(&Tensor, &Tensor)], layer_grads: Vec<DenseGrad>| {
+            for ((w, b), g) in params.iter().zip(layer_grads) {
+                grads.insert(w, Tensor::from_vec(g.w, w.shape(), &self.device)?);
+                grads.insert(b, Tensor::from_vec(g.b, b.shape(), &self.device)?);
+            }
+            Ok::<_, Error>(())
+        };
+        record(&net_params, net_grads)?;
+        if learned_time {
+            ws.d_emb.clear();
+            ws.d_emb
+                .extend(ws.d_input.chunks_exact(d + e).flat_map(|row| &row[d..]));
+            let emb_grads = ws.embed.backward(&ts, &emb_layers, &ws.d_emb, None);
+            record(&emb_params, emb_grads)?;
+        }
+        Ok((loss, grads))
+    }
+}
+
 impl DenoisingNet for ScoreNet {
+    /// By hand on the CPU in `f32` for an unconditional network (the gradient candle's autograd
+    /// gives, bit for bit, in a fraction of the time: `examples/appendix_bench.rs`), by
+    /// candle's autograd otherwise.
+    fn regression_loss(
+        &self,
+        x: &Tensor,
+        t: &Tensor,
+        labels: Option<&Tensor>,
+        target: &Tensor,
+        w: &Tensor,
+    ) -> Result<(Tensor, Option<Gradients>)> {
+        if labels.is_none() && self.labels.is_none() && fused(x) {
+            let (loss, grads) = self.regression_loss_by_hand(x, t, target, w)?;
+            return Ok((loss, Some(grads)));
+        }
+        let out = self.forward_labelled(x, t, labels)?;
+        Ok((weighted_mse(&out, target, w)?, None))
+    }
+
     fn dim(&self) -> usize {
         self.config.dim
     }

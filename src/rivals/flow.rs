@@ -205,7 +205,7 @@ pub fn train_flow(flow: &RealNvp, data: ArrayView2<f64>, config: &TrainConfig) -
         &mut |_, _| {},
         &mut |rows, _| {
             let x = to_tensor(data.select(Axis(0), rows).view(), &flow.device)?;
-            Ok(flow.log_density_t(&x)?.mean_all()?.neg()?)
+            Ok(flow.log_density_t(&x)?.mean_all()?.neg()?.into())
         },
     )
 }

@@ -167,7 +167,7 @@ pub fn train_gan(gan: &Gan, data: ArrayView2<f64>, config: &TrainConfig) -> Resu
             let z = normal_tensor(rng, m, gan.config.latent, device)?;
             let g_loss = softplus(&d.forward(&g.forward(&z)?)?.neg()?)?.mean_all()?;
             check("generator", &g_loss, step, config)?;
-            Ok(g_loss)
+            Ok(g_loss.into())
         },
     )?;
     Ok(GanLog {

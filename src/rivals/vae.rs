@@ -225,7 +225,7 @@ pub fn train_vae(vae: &Vae, data: ArrayView2<f64>, config: &TrainConfig) -> Resu
         &mut |rows, rng| {
             let x = to_tensor(data.select(Axis(0), rows).view(), &vae.device)?;
             let eps = super::net::normal_tensor(rng, rows.len(), vae.config.latent, &vae.device)?;
-            Ok(vae.neg_elbo(&x, &eps)?.mean_all()?)
+            Ok(vae.neg_elbo(&x, &eps)?.mean_all()?.into())
         },
     )
 }
