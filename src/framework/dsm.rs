@@ -411,7 +411,10 @@ pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
                     net.regression_loss(&x_t, &tt, Some(&y), &target, &w)?
                 }
             };
-            Ok(Objective { loss, grads })
+            Ok(Objective {
+                loss,
+                grads: Some(grads),
+            })
         },
     )
 }

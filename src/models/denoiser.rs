@@ -16,6 +16,7 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
+use super::kernels::in_pool;
 use super::{to_array, to_tensor, Gradients, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
 use crate::sde_basics::ConditionalScore;
@@ -26,6 +27,28 @@ use crate::{Error, Result};
 /// `mean_i w_i ‖out_i − target_i‖²` for `out`, `target` (`n × d`) and weights `w` (`n × 1`).
 pub fn weighted_mse(out: &Tensor, target: &Tensor, w: &Tensor) -> Result<Tensor> {
     Ok(((out - target)?.sqr()?.sum_keepdim(1)? * w)?.mean_all()?)
+}
+
+/// [`DenoisingNet::regression_loss`] through candle's graph: the forward pass, the loss, its
+/// backward pass.
+pub(crate) fn regression_loss_by_autograd<N: DenoisingNet + ?Sized>(
+    net: &N,
+    x: &Tensor,
+    t: &Tensor,
+    labels: Option<&Tensor>,
+    target: &Tensor,
+    w: &Tensor,
+) -> Result<(Tensor, Gradients)> {
+    let out = net.forward_labelled(x, t, labels)?;
+    let loss = weighted_mse(&out, target, w)?;
+    let store = loss.backward()?;
+    let mut grads = Gradients::default();
+    for var in net.trainable_vars() {
+        if let Some(g) = store.get(&var) {
+            grads.insert(&var, g.clone());
+        }
+    }
+    Ok((loss, grads))
 }
 
 /// A network `o_θ(x, t[, y])` trained by denoising score matching.
@@ -57,9 +80,10 @@ pub trait DenoisingNet: Sync {
 
     /// The weighted regression loss of a training step,
     /// `mean_i w_i ‖o(x_i, t_i[, y_i]) − target_i‖²` ([`weighted_mse`]; DSM's and flow
-    /// matching's), with the gradient of every trainable variable when the network computes it
-    /// itself — `None`: the training loop backpropagates through the loss's graph (the default).
-    /// [`ScoreNet`] computes it by hand on the CPU ([`super::backprop`]).
+    /// matching's), and the gradient of every trainable variable: by candle's autograd, the
+    /// forward and backward pass on a thread of rayon's pool ([`in_pool`]: the kernels inside
+    /// split their work without waking the pool from outside at every operation). [`ScoreNet`]
+    /// computes it by hand on the CPU ([`super::backprop`]).
     fn regression_loss(
         &self,
         x: &Tensor,
@@ -67,9 +91,8 @@ pub trait DenoisingNet: Sync {
         labels: Option<&Tensor>,
         target: &Tensor,
         w: &Tensor,
-    ) -> Result<(Tensor, Option<Gradients>)> {
-        let out = self.forward_labelled(x, t, labels)?;
-        Ok((weighted_mse(&out, target, w)?, None))
+    ) -> Result<(Tensor, Gradients)> {
+        in_pool(|| regression_loss_by_autograd(self, x, t, labels, target, w))
     }
 
     /// The index of a label in a label tensor: `Some(y)` with `y < k`, or `None` for `∅`

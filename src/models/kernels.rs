@@ -215,6 +215,16 @@ pub(super) fn column_sums(dy: &[f32], s: &mut [f32]) {
     }
 }
 
+/// Runs `f` on a thread of rayon's pool. The kernels split their work over the pool; called
+/// from outside it (the main thread), every split wakes the pool's threads and puts the caller
+/// to sleep until they finish — a dozen context switches per pass of a network, ~30 % of the
+/// appendix training step on 2 cores (`examples/appendix_bench.rs`). Called from inside, the
+/// worker running `f` takes its share of each split itself. The splits are the same, so are the
+/// numbers.
+pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// What candle's CPU multiply uses: rayon's threads when there are several.
 pub(super) fn parallelism() -> gemm::Parallelism {
     let threads = candle_core::utils::get_num_threads();

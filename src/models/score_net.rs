@@ -28,9 +28,10 @@ use ndarray::{Array2, ArrayView2};
 use std::sync::Mutex;
 
 use super::backprop::{DenseGrad, MlpTape, Weights};
+use super::denoiser::regression_loss_by_autograd;
 use super::embeddings::{RandomFourierEmbedding, SinusoidalEmbedding};
 use super::init::{initialise, Fill};
-use super::kernels::fused;
+use super::kernels::{fused, in_pool};
 use super::{to_array, to_tensor, weighted_mse, DenoisingNet, Gradients, Mlp};
 use crate::error::{invalid, positive};
 use crate::{Error, Result};
@@ -479,13 +480,11 @@ impl DenoisingNet for ScoreNet {
         labels: Option<&Tensor>,
         target: &Tensor,
         w: &Tensor,
-    ) -> Result<(Tensor, Option<Gradients>)> {
+    ) -> Result<(Tensor, Gradients)> {
         if labels.is_none() && self.labels.is_none() && fused(x) {
-            let (loss, grads) = self.regression_loss_by_hand(x, t, target, w)?;
-            return Ok((loss, Some(grads)));
+            return in_pool(|| self.regression_loss_by_hand(x, t, target, w));
         }
-        let out = self.forward_labelled(x, t, labels)?;
-        Ok((weighted_mse(&out, target, w)?, None))
+        in_pool(|| regression_loss_by_autograd(self, x, t, labels, target, w))
     }
 
     fn dim(&self) -> usize {
