@@ -17,6 +17,7 @@
 //! SiLU, its derivative and the bias sums are [`super::kernels`]' loops — the ones the fused
 //! ops run under autograd — so the gradients are candle's, bit for bit (the tests check it).
 
+use std::cell::RefCell;
 use std::sync::RwLockReadGuard;
 
 use candle_core::{Layout, Storage, Tensor};
@@ -34,7 +35,7 @@ pub(super) struct Dense<'a> {
 
 impl Dense<'_> {
     /// `(k, m)`: input and output widths.
-    fn widths(&self) -> (usize, usize) {
+    pub fn widths(&self) -> (usize, usize) {
         (self.w.len() / self.b.len(), self.b.len())
     }
 }
@@ -46,7 +47,8 @@ pub(super) struct DenseGrad {
 }
 
 /// The activations of one forward pass of `Linear → SiLU → … → Linear` over `n` rows, kept
-/// for the backward pass; the buffers are reused while the batch size stays the same.
+/// for the backward pass; the buffers are reused from pass to pass (growing when a batch
+/// does).
 #[derive(Default)]
 pub(super) struct MlpTape {
     n: usize,
@@ -64,10 +66,14 @@ impl MlpTape {
     pub fn forward(&mut self, input: &[f32], layers: &[Dense]) -> &[f32] {
         let (k0, _) = layers[0].widths();
         let n = input.len() / k0;
-        if self.n != n || self.z.len() != layers.len() {
-            self.n = n;
-            self.z = layers.iter().map(|l| vec![0.0; n * l.b.len()]).collect();
-            self.h = self.z[..layers.len() - 1].to_vec();
+        self.n = n;
+        self.z.resize_with(layers.len(), Vec::new);
+        self.h.resize_with(layers.len() - 1, Vec::new);
+        for (l, layer) in layers.iter().enumerate() {
+            self.z[l].resize(n * layer.b.len(), 0.0);
+            if l + 1 < layers.len() {
+                self.h[l].resize(n * layer.b.len(), 0.0);
+            }
         }
         for (l, layer) in layers.iter().enumerate() {
             let x = if l == 0 { input } else { &self.h[l - 1] };
@@ -148,6 +154,16 @@ impl MlpTape {
         grads.reverse();
         grads
     }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<MlpTape> = RefCell::default();
+}
+
+/// Runs `f` with this thread's scratch tape, for forward passes that keep nothing (sampling:
+/// each thread of the SDE loop its own buffers, reused from step to step).
+pub(super) fn with_scratch_tape<R>(f: impl FnOnce(&mut MlpTape) -> R) -> R {
+    SCRATCH.with(|tape| f(&mut tape.borrow_mut()))
 }
 
 /// The parameters `(W, b)` of an MLP's layers, their CPU storage read-locked while a step

@@ -51,6 +51,27 @@ pub(crate) fn regression_loss_by_autograd<N: DenoisingNet + ?Sized>(
     Ok((loss, grads))
 }
 
+/// [`DenoisingNet::output_f32`] through the network's candle forward pass.
+pub(crate) fn output_f32_by_candle<N: DenoisingNet + ?Sized>(
+    net: &N,
+    x: ArrayView2<f32>,
+    t: f64,
+) -> Result<Array2<f32>> {
+    let (n, d) = x.dim();
+    let device = net.device();
+    let data: Vec<f32> = match x.as_slice() {
+        Some(s) => s.to_vec(),
+        None => x.iter().copied().collect(),
+    };
+    let xt = Tensor::from_vec(data, (n, d), device)?;
+    let tt = Tensor::full(t as f32, (n, 1), device)?;
+    let o: Vec<f32> = net
+        .forward_labelled(&xt, &tt, None)?
+        .flatten_all()?
+        .to_vec1()?;
+    Array2::from_shape_vec((n, d), o).map_err(|e| Error::Shape(e.to_string()))
+}
+
 /// A network `o_θ(x, t[, y])` trained by denoising score matching.
 pub trait DenoisingNet: Sync {
     /// The dimension `d` of a (flattened) state.
@@ -93,6 +114,14 @@ pub trait DenoisingNet: Sync {
         w: &Tensor,
     ) -> Result<(Tensor, Gradients)> {
         in_pool(|| regression_loss_by_autograd(self, x, t, labels, target, w))
+    }
+
+    /// The unconditional output at one time `t` for an `f32` batch `x` (`n × d`), forward only:
+    /// what the `f32` samplers call ([`LearnedScore`] as a `Score<f32>`). By default
+    /// [`forward_labelled`](Self::forward_labelled) with `t` on every row; [`ScoreNet`] on the
+    /// CPU computes `emb(t)` once and folds it into its first layer's bias.
+    fn output_f32(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
+        output_f32_by_candle(self, x, t)
     }
 
     /// The index of a label in a label tensor: `Some(y)` with `y < k`, or `None` for `∅`
@@ -234,20 +263,8 @@ impl<S: ForwardSde, N: DenoisingNet + ?Sized> Score<f32> for LearnedScore<'_, S,
         }
         let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
         let (a, b) = self.net.parameterisation().score_coefficients(alpha, sigma);
-        let device = self.net.device();
-        let data: Vec<f32> = match x.as_slice() {
-            Some(s) => s.to_vec(),
-            None => x.iter().copied().collect(),
-        };
-        let xt = Tensor::from_vec(data, (n, d), device)?;
-        let tt = Tensor::full(t as f32, (n, 1), device)?;
-        let o: Vec<f32> = self
-            .net
-            .forward_labelled(&xt, &tt, None)?
-            .flatten_all()?
-            .to_vec1()?;
+        let mut out = self.net.output_f32(x, t)?;
         let (a, b) = (a as f32, b as f32);
-        let mut out = Array2::from_shape_vec((n, d), o).map_err(|e| Error::Shape(e.to_string()))?;
         if b == 0.0 {
             out.mapv_inplace(|v| v * a);
         } else {

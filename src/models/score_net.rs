@@ -27,8 +27,8 @@ use ndarray::{Array2, ArrayView2};
 
 use std::sync::Mutex;
 
-use super::backprop::{DenseGrad, MlpTape, Weights};
-use super::denoiser::regression_loss_by_autograd;
+use super::backprop::{with_scratch_tape, Dense, DenseGrad, MlpTape, Weights};
+use super::denoiser::{output_f32_by_candle, regression_loss_by_autograd};
 use super::embeddings::{RandomFourierEmbedding, SinusoidalEmbedding};
 use super::init::{initialise, Fill};
 use super::kernels::{fused, in_pool};
@@ -469,7 +469,53 @@ impl ScoreNet {
     }
 }
 
+impl ScoreNet {
+    /// [`DenoisingNet::output_f32`] by hand for an unconditional network on the CPU: every row
+    /// shares the time `t`, so `emb(t)` is computed once and folded into the first layer,
+    /// `W [x; emb] + b = W_x x + (W_e emb + b)`, and the main MLP runs on `d` inputs instead of
+    /// `d + e` (the appendix network: 27 % fewer multiplies), on this thread's scratch tape.
+    /// The same function as the candle forward pass, rounded differently.
+    fn output_f32_by_hand(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
+        let (n, d) = x.dim();
+        let tt = Tensor::full(t as f32, (1, 1), &self.device)?;
+        let emb = match &self.embed {
+            Embedder::Mlp(m) => m.forward(&tt)?,
+            Embedder::Fourier(f) => f.forward(&tt)?,
+            Embedder::Sinusoidal(s) => s.forward(&tt)?,
+        };
+        let emb: Vec<f32> = emb.flatten_all()?.to_vec1()?;
+        let params = self.net.parameters();
+        let weights = Weights::read(&params);
+        let mut layers = weights.layers()?;
+        let (k, m) = layers[0].widths();
+        let (mut w_x, mut bias) = (Vec::with_capacity(m * d), Vec::with_capacity(m));
+        for (row, &b) in layers[0].w.chunks_exact(k).zip(layers[0].b) {
+            w_x.extend_from_slice(&row[..d]);
+            bias.push(b + row[d..].iter().zip(&emb).map(|(w, e)| w * e).sum::<f32>());
+        }
+        layers[0] = Dense { w: &w_x, b: &bias };
+        let out = match x.as_slice() {
+            Some(xs) => with_scratch_tape(|tape| tape.forward(xs, &layers).to_vec()),
+            None => {
+                let xs: Vec<f32> = x.iter().copied().collect();
+                with_scratch_tape(|tape| tape.forward(&xs, &layers).to_vec())
+            }
+        };
+        Array2::from_shape_vec((n, d), out).map_err(|e| Error::Shape(e.to_string()))
+    }
+}
+
 impl DenoisingNet for ScoreNet {
+    /// By hand on the CPU for an unconditional network ([`ScoreNet::output_f32_by_hand`]),
+    /// through the candle forward pass otherwise.
+    fn output_f32(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
+        if self.labels.is_none() && self.device.is_cpu() {
+            self.output_f32_by_hand(x, t)
+        } else {
+            output_f32_by_candle(self, x, t)
+        }
+    }
+
     /// By hand on the CPU in `f32` for an unconditional network (the gradient candle's autograd
     /// gives, bit for bit, in a fraction of the time: `examples/appendix_bench.rs`), by
     /// candle's autograd otherwise.
