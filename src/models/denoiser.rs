@@ -113,7 +113,9 @@ pub trait DenoisingNet: Sync {
         target: &Tensor,
         w: &Tensor,
     ) -> Result<(Tensor, Gradients)> {
-        in_pool(|| regression_loss_by_autograd(self, x, t, labels, target, w))
+        in_pool(self.device(), || {
+            regression_loss_by_autograd(self, x, t, labels, target, w)
+        })
     }
 
     /// The unconditional output at one time `t` for an `f32` batch `x` (`n × d`), forward only:

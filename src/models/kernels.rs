@@ -15,7 +15,9 @@
 //! other than `f32`, they are candle's own operations, so the same model code runs everywhere;
 //! the tests check that both paths give the same values and gradients.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor,
+};
 
 /// `x · sigmoid(x)`, element-wise.
 pub fn silu(x: &Tensor) -> candle_core::Result<Tensor> {
@@ -220,9 +222,14 @@ pub(super) fn column_sums(dy: &[f32], s: &mut [f32]) {
 /// to sleep until they finish — a dozen context switches per pass of a network, ~30 % of the
 /// appendix training step on 2 cores (`examples/appendix_bench.rs`). Called from inside, the
 /// worker running `f` takes its share of each split itself. The splits are the same, so are the
-/// numbers.
-pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
+/// numbers. For a model on another device `f` runs where it is called (the device's context
+/// belongs to the calling thread; its kernels do not use rayon).
+pub(crate) fn in_pool<R: Send>(device: &Device, f: impl FnOnce() -> R + Send) -> R {
+    if device.is_cpu() {
+        rayon::scope(|_| f())
+    } else {
+        f()
+    }
 }
 
 /// What candle's CPU multiply uses: rayon's threads when there are several.

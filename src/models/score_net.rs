@@ -528,9 +528,13 @@ impl DenoisingNet for ScoreNet {
         w: &Tensor,
     ) -> Result<(Tensor, Gradients)> {
         if labels.is_none() && self.labels.is_none() && fused(x) {
-            return in_pool(|| self.regression_loss_by_hand(x, t, target, w));
+            return in_pool(&self.device, || {
+                self.regression_loss_by_hand(x, t, target, w)
+            });
         }
-        in_pool(|| regression_loss_by_autograd(self, x, t, labels, target, w))
+        in_pool(&self.device, || {
+            regression_loss_by_autograd(self, x, t, labels, target, w)
+        })
     }
 
     fn dim(&self) -> usize {
