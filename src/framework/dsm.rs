@@ -34,6 +34,7 @@ use rand::Rng as _;
 
 use super::ForwardSde;
 use crate::error::{invalid, positive};
+use crate::models::kernels::in_pool;
 use crate::models::{to_tensor, DenoisingNet, Gradients, Parameterisation};
 use crate::rng::{self, Rng};
 use crate::sde_basics::{Diffusion, Score};
@@ -393,8 +394,8 @@ pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
             let tt = column(&b.t, &device)?;
             let target = to_tensor(b.target.view(), &device)?;
             let w = column(&b.weight, &device)?;
-            let (loss, grads) = match labels {
-                None => net.regression_loss(&x_t, &tt, None, &target, &w)?,
+            let y = match labels {
+                None => None,
                 Some(LabelDropout { labels, p_uncond }) => {
                     let null = net.label_index(None)?;
                     let y: Vec<u32> = rows
@@ -407,10 +408,13 @@ pub(crate) fn fit_regression<N: DenoisingNet + ?Sized>(
                             }
                         })
                         .collect();
-                    let y = Tensor::from_vec(y, m, &device)?;
-                    net.regression_loss(&x_t, &tt, Some(&y), &target, &w)?
+                    Some(Tensor::from_vec(y, m, &device)?)
                 }
             };
+            // The step's forward and backward pass on a thread of rayon's pool (see `in_pool`).
+            let (loss, grads) = in_pool(&device, || {
+                net.regression_loss(&x_t, &tt, y.as_ref(), &target, &w)
+            })?;
             Ok(Objective {
                 loss,
                 grads: Some(grads),

@@ -211,7 +211,8 @@ impl CustomOp3 for Conv {
                 || vec![0f32; rows * pixels],
                 |cols, (yn, xn)| {
                     g.im2col(xn, cols);
-                    // SAFETY (one image per thread, so the multiply itself is serial): yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
+                    // One image per thread, so the multiply itself is serial.
+                    // SAFETY: yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
                     unsafe {
                         matmul(
                             (g.o, pixels, rows),

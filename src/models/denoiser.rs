@@ -16,7 +16,6 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
-use super::kernels::in_pool;
 use super::{to_array, to_tensor, Gradients, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
 use crate::sde_basics::ConditionalScore;
@@ -101,10 +100,8 @@ pub trait DenoisingNet: Sync {
 
     /// The weighted regression loss of a training step,
     /// `mean_i w_i ‖o(x_i, t_i[, y_i]) − target_i‖²` ([`weighted_mse`]; DSM's and flow
-    /// matching's), and the gradient of every trainable variable: by candle's autograd, the
-    /// forward and backward pass on a thread of rayon's pool ([`in_pool`]: the kernels inside
-    /// split their work without waking the pool from outside at every operation). [`ScoreNet`]
-    /// computes it by hand on the CPU ([`super::backprop`]).
+    /// matching's), and the gradient of every trainable variable: by candle's autograd;
+    /// [`ScoreNet`] computes it by hand on the CPU ([`super::backprop`]).
     fn regression_loss(
         &self,
         x: &Tensor,
@@ -113,9 +110,7 @@ pub trait DenoisingNet: Sync {
         target: &Tensor,
         w: &Tensor,
     ) -> Result<(Tensor, Gradients)> {
-        in_pool(self.device(), || {
-            regression_loss_by_autograd(self, x, t, labels, target, w)
-        })
+        regression_loss_by_autograd(self, x, t, labels, target, w)
     }
 
     /// The unconditional output at one time `t` for an `f32` batch `x` (`n × d`), forward only:

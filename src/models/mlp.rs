@@ -30,9 +30,7 @@ impl Mlp {
             .collect::<candle_core::Result<_>>()?;
         Ok(Self { layers })
     }
-}
 
-impl Mlp {
     /// Every layer's `(W, b)`, input layer first.
     pub(super) fn parameters(&self) -> Vec<(&Tensor, &Tensor)> {
         self.layers

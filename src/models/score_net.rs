@@ -31,7 +31,7 @@ use super::backprop::{with_scratch_tape, Dense, DenseGrad, MlpTape, Weights};
 use super::denoiser::{output_f32_by_candle, regression_loss_by_autograd};
 use super::embeddings::{RandomFourierEmbedding, SinusoidalEmbedding};
 use super::init::{initialise, Fill};
-use super::kernels::{fused, in_pool};
+use super::kernels::fused;
 use super::{to_array, to_tensor, weighted_mse, DenoisingNet, Gradients, Mlp};
 use crate::error::{invalid, positive};
 use crate::{Error, Result};
@@ -186,6 +186,16 @@ enum Embedder {
     Sinusoidal(SinusoidalEmbedding),
 }
 
+impl Module for Embedder {
+    fn forward(&self, t: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Embedder::Mlp(m) => m.forward(t),
+            Embedder::Fourier(e) => e.forward(t),
+            Embedder::Sinusoidal(e) => e.forward(t),
+        }
+    }
+}
+
 /// A time-conditioned MLP in candle; parameters in its own [`VarMap`] (see [`super::checkpoint`]).
 pub struct ScoreNet {
     config: ScoreNetConfig,
@@ -323,11 +333,7 @@ impl ScoreNet {
     }
 
     fn forward_parts(&self, x: &Tensor, t: &Tensor, label: Option<Tensor>) -> Result<Tensor> {
-        let emb = match &self.embed {
-            Embedder::Mlp(m) => m.forward(t)?,
-            Embedder::Fourier(e) => e.forward(t)?,
-            Embedder::Sinusoidal(e) => e.forward(t)?,
-        };
+        let emb = self.embed.forward(t)?;
         let input = match label {
             Some(y) => Tensor::cat(&[x, &emb, &y], 1)?,
             None => Tensor::cat(&[x, &emb], 1)?,
@@ -410,12 +416,8 @@ impl ScoreNet {
         let fixed;
         let emb: &[f32] = match &self.embed {
             Embedder::Mlp(_) => ws.embed.forward(&ts, &emb_layers),
-            Embedder::Fourier(f) => {
-                fixed = f.forward(t)?.flatten_all()?.to_vec1::<f32>()?;
-                &fixed
-            }
-            Embedder::Sinusoidal(s) => {
-                fixed = s.forward(t)?.flatten_all()?.to_vec1::<f32>()?;
+            fixed_features => {
+                fixed = fixed_features.forward(t)?.flatten_all()?.to_vec1::<f32>()?;
                 &fixed
             }
         };
@@ -467,9 +469,7 @@ impl ScoreNet {
         }
         Ok((loss, grads))
     }
-}
 
-impl ScoreNet {
     /// [`DenoisingNet::output_f32`] by hand for an unconditional network on the CPU: every row
     /// shares the time `t`, so `emb(t)` is computed once and folded into the first layer,
     /// `W [x; emb] + b = W_x x + (W_e emb + b)`, and the main MLP runs on `d` inputs instead of
@@ -478,12 +478,7 @@ impl ScoreNet {
     fn output_f32_by_hand(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
         let (n, d) = x.dim();
         let tt = Tensor::full(t as f32, (1, 1), &self.device)?;
-        let emb = match &self.embed {
-            Embedder::Mlp(m) => m.forward(&tt)?,
-            Embedder::Fourier(f) => f.forward(&tt)?,
-            Embedder::Sinusoidal(s) => s.forward(&tt)?,
-        };
-        let emb: Vec<f32> = emb.flatten_all()?.to_vec1()?;
+        let emb: Vec<f32> = self.embed.forward(&tt)?.flatten_all()?.to_vec1()?;
         let params = self.net.parameters();
         let weights = Weights::read(&params);
         let mut layers = weights.layers()?;
@@ -494,13 +489,9 @@ impl ScoreNet {
             bias.push(b + row[d..].iter().zip(&emb).map(|(w, e)| w * e).sum::<f32>());
         }
         layers[0] = Dense { w: &w_x, b: &bias };
-        let out = match x.as_slice() {
-            Some(xs) => with_scratch_tape(|tape| tape.forward(xs, &layers).to_vec()),
-            None => {
-                let xs: Vec<f32> = x.iter().copied().collect();
-                with_scratch_tape(|tape| tape.forward(&xs, &layers).to_vec())
-            }
-        };
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().expect("standard layout");
+        let out = with_scratch_tape(|tape| tape.forward(xs, &layers).to_vec());
         Array2::from_shape_vec((n, d), out).map_err(|e| Error::Shape(e.to_string()))
     }
 }
@@ -528,13 +519,10 @@ impl DenoisingNet for ScoreNet {
         w: &Tensor,
     ) -> Result<(Tensor, Gradients)> {
         if labels.is_none() && self.labels.is_none() && fused(x) {
-            return in_pool(&self.device, || {
-                self.regression_loss_by_hand(x, t, target, w)
-            });
-        }
-        in_pool(&self.device, || {
+            self.regression_loss_by_hand(x, t, target, w)
+        } else {
             regression_loss_by_autograd(self, x, t, labels, target, w)
-        })
+        }
     }
 
     fn dim(&self) -> usize {
