@@ -279,6 +279,8 @@ pub(super) unsafe fn matmul(
 }
 
 pub(super) use simd::{silu as silu_into, silu_grad as silu_grad_into};
+/// The same loops on one thread, for kernels that already split their work.
+pub(super) use simd::{silu_chunk, silu_grad_chunk};
 
 /// The element-wise loops, compiled once per instruction set and picked at run time.
 mod simd {
@@ -328,7 +330,7 @@ mod simd {
     /// One entry point per loop: the widest instruction set the CPU has.
     macro_rules! dispatch {
         ($name:ident, $portable:ident, ($($arg:ident: $ty:ty),*)) => {
-            fn $name($($arg: $ty),*) {
+            pub fn $name($($arg: $ty),*) {
                 #[cfg(target_arch = "x86_64")]
                 {
                     #[target_feature(enable = "avx512f")]

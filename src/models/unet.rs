@@ -25,14 +25,14 @@
 
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{
-    conv2d, embedding, group_norm, linear, Conv2d, Conv2dConfig, Embedding, GroupNorm, Linear,
-    VarBuilder, VarMap,
+    conv2d, embedding, linear, Conv2d, Conv2dConfig, Embedding, Linear, VarBuilder, VarMap,
 };
 use ndarray::ArrayView2;
 
 use super::conv;
 use super::init::{initialise, Fill};
 use super::kernels::silu;
+use super::norm::GroupNormSilu;
 use super::SinusoidalEmbedding;
 use super::{DenoisingNet, Parameterisation};
 use crate::error::invalid;
@@ -121,10 +121,10 @@ fn conv(cin: usize, cout: usize, k: usize, stride: usize, vb: VarBuilder) -> Res
 /// A residual block conditioned on the embedding `e`.
 #[derive(Debug, Clone)]
 struct ResBlock {
-    norm1: GroupNorm,
+    norm1: GroupNormSilu,
     conv1: Conv,
     emb: Linear,
-    norm2: GroupNorm,
+    norm2: GroupNormSilu,
     conv2: Conv,
     skip: Option<Conv>,
 }
@@ -133,10 +133,10 @@ impl ResBlock {
     fn new(cin: usize, cout: usize, c: &UNetConfig, vb: VarBuilder) -> Result<Self> {
         let g = |ch: usize| c.groups.min(ch);
         Ok(Self {
-            norm1: group_norm(g(cin), cin, EPS_NORM, vb.pp("norm1"))?,
+            norm1: GroupNormSilu::new(g(cin), cin, EPS_NORM, vb.pp("norm1"))?,
             conv1: conv(cin, cout, 3, 1, vb.pp("conv1"))?,
             emb: linear(c.embed_dim, cout, vb.pp("emb"))?,
-            norm2: group_norm(g(cout), cout, EPS_NORM, vb.pp("norm2"))?,
+            norm2: GroupNormSilu::new(g(cout), cout, EPS_NORM, vb.pp("norm2"))?,
             conv2: conv(cout, cout, 3, 1, vb.pp("conv2"))?,
             skip: (cin != cout)
                 .then(|| conv(cin, cout, 1, 1, vb.pp("skip")))
@@ -145,10 +145,10 @@ impl ResBlock {
     }
 
     fn forward(&self, x: &Tensor, e: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.conv1.forward(&silu(&self.norm1.forward(x)?)?)?;
+        let h = self.conv1.forward(&self.norm1.forward(x)?)?;
         let shift = self.emb.forward(&silu(e)?)?.unsqueeze(2)?.unsqueeze(3)?;
         let h = h.broadcast_add(&shift)?;
-        let h = self.conv2.forward(&silu(&self.norm2.forward(&h)?)?)?;
+        let h = self.conv2.forward(&self.norm2.forward(&h)?)?;
         match &self.skip {
             Some(s) => h + s.forward(x)?,
             None => h + x,
@@ -173,7 +173,7 @@ pub struct UNet {
     middle: ResBlock,
     up_half: ResBlock,
     up_full: ResBlock,
-    norm_out: GroupNorm,
+    norm_out: GroupNormSilu,
     conv_out: Conv,
 }
 
@@ -207,7 +207,7 @@ impl UNet {
             middle: ResBlock::new(2 * c, 2 * c, &config, vb.pp("middle"))?,
             up_half: ResBlock::new(4 * c, 2 * c, &config, vb.pp("up.1"))?,
             up_full: ResBlock::new(3 * c, c, &config, vb.pp("up.0"))?,
-            norm_out: group_norm(config.groups, c, EPS_NORM, vb.pp("out.norm"))?,
+            norm_out: GroupNormSilu::new(config.groups, c, EPS_NORM, vb.pp("out.norm"))?,
             conv_out: conv(c, 1, 3, 1, vb.pp("out.conv"))?,
             config,
             varmap,
@@ -275,7 +275,7 @@ impl UNet {
         let u = self.up_half.forward(&u, &e)?;
         let u = Tensor::cat(&[&u.upsample_nearest2d(s, s)?, &h1], 1)?;
         let u = self.up_full.forward(&u, &e)?;
-        Ok(self.conv_out.forward(&silu(&self.norm_out.forward(&u)?)?)?)
+        Ok(self.conv_out.forward(&self.norm_out.forward(&u)?)?)
     }
 }
 
