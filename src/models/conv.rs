@@ -110,76 +110,131 @@ impl Geometry {
         self.ho * self.wo
     }
 
-    /// The output columns `ox` whose input column `ox·stride + kj − pad` lies in `[0, w)`.
-    fn inside(&self, kj: usize) -> std::ops::Range<usize> {
-        let lo = self.pad.saturating_sub(kj).div_ceil(self.stride);
-        let hi = (self.w + self.pad)
-            .checked_sub(kj + 1)
-            .map_or(0, |last| (last / self.stride + 1).min(self.wo));
-        lo.min(hi)..hi
+    /// Sides of the zero-padded image, `h + 2·pad` and `w + 2·pad`.
+    fn padded_sides(&self) -> (usize, usize) {
+        (self.h + 2 * self.pad, self.w + 2 * self.pad)
     }
 
-    /// Visits every (im2col row, output row) pair with its input row: `f(dst, src, columns)`
-    /// where `dst` is the im2col row segment of that output row and `src` the input row (or
-    /// `None` in the padding), `columns` the range of `dst` inside the image.
-    fn for_each_row(&self, mut f: impl FnMut(usize, usize, Option<usize>, std::ops::Range<usize>)) {
+    /// Values of one zero-padded image, `c × (h + 2·pad) × (w + 2·pad)`.
+    fn padded_len(&self) -> usize {
+        let (hp, wp) = self.padded_sides();
+        self.c * hp * wp
+    }
+
+    /// One image `x` zero-padded into `padded`.
+    fn pad(&self, x: &[f32], padded: &mut [f32]) {
+        let (hp, wp) = self.padded_sides();
+        padded.fill(0.0);
+        for (plane, image) in padded
+            .chunks_exact_mut(hp * wp)
+            .zip(x.chunks_exact(self.h * self.w))
+        {
+            for (row, from) in plane[self.pad * wp..]
+                .chunks_exact_mut(wp)
+                .zip(image.chunks_exact(self.w))
+            {
+                row[self.pad..self.pad + self.w].copy_from_slice(from);
+            }
+        }
+    }
+
+    /// The inside of `padded` into one image's gradient `dx` (the adjoint of [`Geometry::pad`]).
+    fn unpad(&self, padded: &[f32], dx: &mut [f32]) {
+        let (hp, wp) = self.padded_sides();
+        for (plane, image) in padded
+            .chunks_exact(hp * wp)
+            .zip(dx.chunks_exact_mut(self.h * self.w))
+        {
+            for (row, to) in plane[self.pad * wp..]
+                .chunks_exact(wp)
+                .zip(image.chunks_exact_mut(self.w))
+            {
+                to.copy_from_slice(&row[self.pad..self.pad + self.w]);
+            }
+        }
+    }
+
+    /// Visits every im2col row segment: `f(dst, first)` for the `wo` entries of the im2col
+    /// row `(c, ki, kj)` that belong to output row `oy`, `dst` being the im2col matrix's index
+    /// of the first and `first` the padded image's (the others follow `stride` apart). Every index lies inside the
+    /// padded image, so there is no bounds logic; `wo` and `stride` are passed as constants
+    /// by [`Geometry::segments`] for the U-Net's sizes, so that the inner loops unroll.
+    #[inline(always)]
+    fn visit(&self, wo: usize, stride: usize, mut f: impl FnMut(usize, usize)) {
+        let (hp, wp) = self.padded_sides();
+        let mut dst = 0;
         for c in 0..self.c {
             for ki in 0..self.k {
                 for kj in 0..self.k {
-                    let row = (c * self.k + ki) * self.k + kj;
-                    let inside = self.inside(kj);
                     for oy in 0..self.ho {
-                        let iy = (oy * self.stride + ki)
-                            .checked_sub(self.pad)
-                            .filter(|&iy| iy < self.h);
-                        let src = iy.map(|iy| (c * self.h + iy) * self.w);
-                        f(row * self.pixels() + oy * self.wo, kj, src, inside.clone());
+                        let first = (c * hp + oy * stride + ki) * wp + kj;
+                        f(dst, first);
+                        dst += wo;
                     }
                 }
             }
         }
     }
 
-    /// The im2col matrix of one image `x` (`c × h × w`) into `cols` (`rows × pixels`).
-    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        let (s, p, wo) = (self.stride, self.pad, self.wo);
-        self.for_each_row(|dst, kj, src, inside| {
-            let out = &mut cols[dst..dst + wo];
-            let Some(src) = src else {
-                out.fill(0.0);
-                return;
-            };
-            out[..inside.start].fill(0.0);
-            out[inside.end..].fill(0.0);
-            if inside.is_empty() {
-                return;
-            }
-            let first = src + inside.start * s + kj - p;
-            if s == 1 {
-                out[inside.clone()].copy_from_slice(&x[first..first + inside.len()]);
-            } else {
-                for (j, v) in out[inside].iter_mut().enumerate() {
-                    *v = x[first + j * s];
-                }
+    /// [`Geometry::visit`] with the common `(wo, stride)` pairs as constants.
+    #[inline(always)]
+    fn segments(&self, f: impl FnMut(usize, usize)) {
+        match (self.wo, self.stride) {
+            (8, 1) => self.visit(8, 1, f),
+            (4, 1) => self.visit(4, 1, f),
+            (2, 1) => self.visit(2, 1, f),
+            (4, 2) => self.visit(4, 2, f),
+            (2, 2) => self.visit(2, 2, f),
+            (wo, stride) => self.visit(wo, stride, f),
+        }
+    }
+
+    /// A thread's buffers: one padded image and one im2col matrix.
+    fn workspace(&self) -> Workspace {
+        Workspace {
+            padded: vec![0.0; self.padded_len()],
+            cols: vec![0.0; self.rows() * self.pixels()],
+        }
+    }
+
+    /// The im2col matrix of one image `x` (`c × h × w`) into `ws.cols` (`rows × pixels`).
+    fn unfold(&self, x: &[f32], ws: &mut Workspace) {
+        self.pad(x, &mut ws.padded);
+        self.im2col(&ws.padded, &mut ws.cols);
+    }
+
+    /// The adjoint of [`Geometry::unfold`]: `ws.cols` summed back into one image's `dx`.
+    fn fold(&self, ws: &mut Workspace, dx: &mut [f32]) {
+        ws.padded.fill(0.0);
+        self.col2im(&ws.cols, &mut ws.padded);
+        self.unpad(&ws.padded, dx);
+    }
+
+    /// The im2col matrix (`rows × pixels`) of one zero-padded image.
+    fn im2col(&self, padded: &[f32], cols: &mut [f32]) {
+        let (wo, s) = (self.wo, self.stride);
+        self.segments(|dst, first| {
+            for (j, v) in cols[dst..dst + wo].iter_mut().enumerate() {
+                *v = padded[first + j * s];
             }
         });
     }
 
-    /// The adjoint of [`Geometry::im2col`]: adds `cols` back into one image's gradient `dx`.
-    fn col2im(&self, cols: &[f32], dx: &mut [f32]) {
-        let (s, p) = (self.stride, self.pad);
-        self.for_each_row(|dst, kj, src, inside| {
-            let Some(src) = src else { return };
-            if inside.is_empty() {
-                return;
-            }
-            let first = src + inside.start * s + kj - p;
-            let from = &cols[dst + inside.start..dst + inside.end];
-            for (j, v) in from.iter().enumerate() {
-                dx[first + j * s] += v;
+    /// The adjoint of [`Geometry::im2col`]: adds `cols` into a zero-padded image's gradient.
+    fn col2im(&self, cols: &[f32], padded: &mut [f32]) {
+        let (wo, s) = (self.wo, self.stride);
+        self.segments(|dst, first| {
+            for (j, v) in cols[dst..dst + wo].iter().enumerate() {
+                padded[first + j * s] += v;
             }
         });
     }
+}
+
+/// A thread's buffers for [`Geometry::unfold`] and [`Geometry::fold`].
+struct Workspace {
+    padded: Vec<f32>,
+    cols: Vec<f32>,
 }
 
 impl CustomOp3 for Conv {
@@ -208,9 +263,9 @@ impl CustomOp3 for Conv {
         y.par_chunks_mut(g.o * pixels)
             .zip(x.par_chunks(g.c * g.h * g.w))
             .for_each_init(
-                || vec![0f32; rows * pixels],
-                |cols, (yn, xn)| {
-                    g.im2col(xn, cols);
+                || g.workspace(),
+                |ws, (yn, xn)| {
+                    g.unfold(xn, ws);
                     // One image per thread, so the multiply itself is serial.
                     // SAFETY: yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
                     unsafe {
@@ -219,7 +274,7 @@ impl CustomOp3 for Conv {
                             yn,
                             true,
                             (w, rows, 1),
-                            (cols, pixels, 1),
+                            (&ws.cols, pixels, 1),
                             gemm::Parallelism::None,
                         )
                     }
@@ -267,21 +322,21 @@ impl CustomOp2 for InputGrad {
         dx.par_chunks_mut(g.c * g.h * g.w)
             .zip(dy.par_chunks(g.o * pixels))
             .for_each_init(
-                || vec![0f32; rows * pixels],
-                |cols, (dxn, dyn_)| {
+                || g.workspace(),
+                |ws, (dxn, dyn_)| {
                     // SAFETY: cols is rows × pixels; Wᵀ is read from w (o × rows) with
                     // strides (1, rows); dyn_ is o × pixels.
                     unsafe {
                         matmul(
                             (rows, pixels, g.o),
-                            cols,
+                            &mut ws.cols,
                             false,
                             (w, 1, rows),
                             (dyn_, pixels, 1),
                             gemm::Parallelism::None,
                         )
                     }
-                    g.col2im(cols, dxn);
+                    g.fold(ws, dxn);
                 },
             );
         Ok((CpuStorage::F32(dx), self.1.clone()))
@@ -311,9 +366,9 @@ impl CustomOp2 for WeightGrad {
             .into_par_iter()
             .map(|group| {
                 let mut dw = vec![0f32; g.o * rows];
-                let mut cols = vec![0f32; rows * pixels];
+                let mut ws = g.workspace();
                 for i in group * GROUP..((group + 1) * GROUP).min(g.n) {
-                    g.im2col(&x[i * image..(i + 1) * image], &mut cols);
+                    g.unfold(&x[i * image..(i + 1) * image], &mut ws);
                     let dyi = &dy[i * g.o * pixels..(i + 1) * g.o * pixels];
                     // SAFETY: dw is o × rows; dyi o × pixels; colsᵀ read from cols
                     // (rows × pixels) with strides (1, pixels).
@@ -323,7 +378,7 @@ impl CustomOp2 for WeightGrad {
                             &mut dw,
                             true,
                             (dyi, pixels, 1),
-                            (&cols, 1, pixels),
+                            (&ws.cols, 1, pixels),
                             gemm::Parallelism::None,
                         )
                     }
