@@ -213,9 +213,11 @@ impl Geometry {
     /// The im2col matrix (`rows × pixels`) of one zero-padded image.
     fn im2col(&self, padded: &[f32], cols: &mut [f32]) {
         let (wo, s) = (self.wo, self.stride);
+        let span = (wo - 1) * s + 1;
         self.segments(|dst, first| {
+            let from = &padded[first..first + span];
             for (j, v) in cols[dst..dst + wo].iter_mut().enumerate() {
-                *v = padded[first + j * s];
+                *v = from[j * s];
             }
         });
     }
@@ -223,9 +225,11 @@ impl Geometry {
     /// The adjoint of [`Geometry::im2col`]: adds `cols` into a zero-padded image's gradient.
     fn col2im(&self, cols: &[f32], padded: &mut [f32]) {
         let (wo, s) = (self.wo, self.stride);
+        let span = (wo - 1) * s + 1;
         self.segments(|dst, first| {
+            let to = &mut padded[first..first + span];
             for (j, v) in cols[dst..dst + wo].iter().enumerate() {
-                padded[first + j * s] += v;
+                to[j * s] += v;
             }
         });
     }
