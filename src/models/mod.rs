@@ -14,7 +14,8 @@
 //!   both halves in one batched pass);
 //! - [`TimeClassifier`]: a classifier of noisy data `p(y | x_t, t)` for classifier guidance;
 //! - [`checkpoint`]: safetensors save/load with shape checks;
-//! - `norm`: the U-Net's `GroupNorm → SiLU` fused on the CPU, with its backward;
+//! - `norm`, `upsample`: the U-Net's `GroupNorm → SiLU` and nearest ×2 upsampling on the
+//!   CPU, each with its own backward;
 //! - [`kernels`]: fused CPU kernels for the layers' affine maps and SiLU (candle's ops on
 //!   other devices), and [`keep_freed_buffers`], the allocator setting they rely on;
 //! - [`Adam`]: the training loop's optimiser, candle-nn's `AdamW` fused into one in-place
@@ -39,6 +40,7 @@ mod norm;
 pub mod seed_unet;
 mod score_net;
 mod unet;
+mod upsample;
 
 pub use adam::{Adam, Gradients};
 pub use classifier::TimeClassifier;

@@ -33,6 +33,7 @@ use super::conv;
 use super::init::{initialise, Fill};
 use super::kernels::silu;
 use super::norm::GroupNormSilu;
+use super::upsample::upsample_nearest;
 use super::SinusoidalEmbedding;
 use super::{DenoisingNet, Parameterisation};
 use crate::error::invalid;
@@ -267,13 +268,12 @@ impl UNet {
                 "this U-Net is unconditional: pass no labels",
             );
         }
-        let s = self.config.side;
         let h1 = self.res_full.forward(&self.conv_in.forward(x)?, &e)?;
         let h2 = self.res_half.forward(&self.down1.forward(&h1)?, &e)?;
         let m = self.middle.forward(&self.down2.forward(&h2)?, &e)?;
-        let u = Tensor::cat(&[&m.upsample_nearest2d(s / 2, s / 2)?, &h2], 1)?;
+        let u = Tensor::cat(&[&upsample_nearest(&m, 2)?, &h2], 1)?;
         let u = self.up_half.forward(&u, &e)?;
-        let u = Tensor::cat(&[&u.upsample_nearest2d(s, s)?, &h1], 1)?;
+        let u = Tensor::cat(&[&upsample_nearest(&u, 2)?, &h1], 1)?;
         let u = self.up_full.forward(&u, &e)?;
         Ok(self.conv_out.forward(&self.norm_out.forward(&u)?)?)
     }
