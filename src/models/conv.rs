@@ -27,7 +27,9 @@ use super::kernels::{fused, matmul, slice};
 const GROUP: usize = 8;
 
 /// candle-nn's `Conv2d::forward` (NCHW input, OIHW kernel `w`, bias `b` per output channel,
-/// zero `padding` on every side, `stride`), fused on the CPU.
+/// zero `padding` on every side, `stride`), fused on the CPU. The bias may also be one per
+/// image and output channel (`n × o`): the U-Net's residual blocks add their time-embedding
+/// shift to the first convolution's bias that way.
 pub fn conv2d(
     x: &Tensor,
     w: &Tensor,
@@ -36,13 +38,25 @@ pub fn conv2d(
     padding: usize,
 ) -> candle_core::Result<Tensor> {
     let square = w.rank() == 4 && w.dim(2)? == w.dim(3)?;
-    if fused(x) && x.rank() == 4 && square && b.dims() == [w.dim(0)?] && stride > 0 {
+    let o = w.dim(0)?;
+    let per_image = match b.dims() {
+        [len] if *len == o => Some(1),
+        [n, len] if *len == o && x.rank() == 4 && *n == x.dim(0)? => Some(*n),
+        _ => None,
+    };
+    let Some(images) = per_image else {
+        return Err(candle_core::Error::Msg(format!(
+            "conv2d: bias of shape {:?} for {o} output channels and input {:?}",
+            b.dims(),
+            x.dims()
+        )));
+    };
+    if fused(x) && x.rank() == 4 && square && stride > 0 {
         x.contiguous()?
             .apply_op3(&w.contiguous()?, &b.contiguous()?, Conv { stride, padding })
     } else {
-        let o = b.dims1()?;
         x.conv2d(w, padding, stride, 1, 1)?
-            .broadcast_add(&b.reshape((1, o, 1, 1))?)
+            .broadcast_add(&b.reshape((images, o, 1, 1))?)
     }
 }
 
@@ -259,7 +273,13 @@ impl CustomOp3 for Conv {
         let (x, w, b) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
         let (rows, pixels) = (g.rows(), g.pixels());
         let mut y = Vec::with_capacity(g.n * g.o * pixels);
-        for _ in 0..g.n {
+        for image in 0..g.n {
+            // One bias per channel, or one per image and channel.
+            let b = if b.len() == g.o {
+                b
+            } else {
+                &b[image * g.o..(image + 1) * g.o]
+            };
             for &bias in b {
                 y.extend(std::iter::repeat_n(bias, pixels));
             }
@@ -291,7 +311,7 @@ impl CustomOp3 for Conv {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         _y: &Tensor,
         dy: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -299,7 +319,7 @@ impl CustomOp3 for Conv {
         Ok((
             Some(w.apply_op2_no_bwd(&dy, &InputGrad(*self, x.shape().clone()))?),
             Some(x.apply_op2_no_bwd(&dy, &WeightGrad(*self, w.shape().clone()))?),
-            Some(dy.apply_op1_no_bwd(&BiasGrad)?),
+            Some(dy.apply_op1_no_bwd(&BiasGrad(b.rank() == 2))?),
         ))
     }
 }
@@ -398,8 +418,9 @@ impl CustomOp2 for WeightGrad {
     }
 }
 
-/// `∂b_o = Σ_{images, pixels} ∂y`: one contiguous run per (image, channel).
-struct BiasGrad;
+/// `∂b_o = Σ_{images, pixels} ∂y`: one contiguous run per (image, channel); with `true`, the
+/// gradient of a bias per image and channel (the sums not added over images).
+struct BiasGrad(bool);
 
 impl CustomOp1 for BiasGrad {
     fn name(&self) -> &'static str {
@@ -409,11 +430,16 @@ impl CustomOp1 for BiasGrad {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (n, o, ho, wo) = l.shape().dims4()?;
         let dy = slice(s, l)?;
+        let sums: Vec<f32> = dy
+            .chunks_exact(ho * wo)
+            .map(|run| run.iter().sum())
+            .collect();
+        if self.0 {
+            return Ok((CpuStorage::F32(sums), Shape::from((n, o))));
+        }
         let mut db = vec![0f32; o];
-        for image in dy.chunks_exact(o * ho * wo).take(n) {
-            for (s, run) in db.iter_mut().zip(image.chunks_exact(ho * wo)) {
-                *s += run.iter().sum::<f32>();
-            }
+        for image in sums.chunks_exact(o) {
+            db.iter_mut().zip(image).for_each(|(s, v)| *s += v);
         }
         Ok((CpuStorage::F32(db), Shape::from(o)))
     }
@@ -452,15 +478,25 @@ mod tests {
             let var = |shape: &[usize]| {
                 Var::from_tensor(&Tensor::randn(0f32, 1.0, shape, &dev).unwrap()).unwrap()
             };
-            let (x, w, b) = (var(&[n, c, side, side]), var(&[o, c, k, k]), var(&[o]));
+            // A bias per channel, and one per image and channel (the odd cases).
+            let per_image = n % 2 == 1;
+            let bias_shape = if per_image { vec![n, o] } else { vec![o] };
+            let (x, w, b) = (
+                var(&[n, c, side, side]),
+                var(&[o, c, k, k]),
+                var(&bias_shape),
+            );
             let ours = conv2d(&x, &w, &b, stride, pad).unwrap();
+            let images = if per_image { n } else { 1 };
             let theirs = x
                 .conv2d(&w, pad, stride, 1, 1)
                 .unwrap()
-                .broadcast_add(&b.reshape((1, o, 1, 1)).unwrap())
+                .broadcast_add(&b.reshape((images, o, 1, 1)).unwrap())
                 .unwrap();
             assert_eq!(ours.dims(), theirs.dims());
-            let case = format!("n {n} c {c} o {o} side {side} k {k} stride {stride} pad {pad}");
+            let case = format!(
+                "n {n} c {c} o {o} side {side} k {k} stride {stride} pad {pad} bias {bias_shape:?}"
+            );
             assert!(max_diff(&ours, &theirs) < 1e-4, "value, {case}");
             let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
             let grads = |y: &Tensor| (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
@@ -512,5 +548,9 @@ mod tests {
         let b = Tensor::zeros(1, candle_core::DType::F32, &dev).unwrap();
         let e = conv2d(&x, &w, &b, 1, 1).unwrap_err().to_string();
         assert!(e.contains("padding 1"), "{e}");
+        let bias = Tensor::zeros((2, 1), candle_core::DType::F32, &dev).unwrap();
+        let w = Tensor::zeros((1, 1, 1, 1), candle_core::DType::F32, &dev).unwrap();
+        let e = conv2d(&x, &w, &bias, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("bias of shape [2, 1]"), "{e}");
     }
 }

@@ -102,10 +102,29 @@ struct Conv(Conv2d);
 
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let c = self.0.config();
         match self.0.bias() {
-            Some(b) => conv::conv2d(x, self.0.weight(), b, c.stride, c.padding),
+            Some(b) => self.with_bias(x, b),
             None => self.0.forward(x),
+        }
+    }
+}
+
+impl Conv {
+    /// The convolution with `bias` (per channel, or per image and channel) for its own.
+    fn with_bias(&self, x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+        let c = self.0.config();
+        conv::conv2d(x, self.0.weight(), bias, c.stride, c.padding)
+    }
+
+    /// The convolution plus a `shift` per image and output channel (`B × out`), added to
+    /// the bias: one pass, not a broadcast sum over every pixel.
+    fn shifted(&self, x: &Tensor, shift: &Tensor) -> candle_core::Result<Tensor> {
+        match self.0.bias() {
+            Some(b) => self.with_bias(x, &shift.broadcast_add(b)?),
+            None => self
+                .0
+                .forward(x)?
+                .broadcast_add(&shift.unsqueeze(2)?.unsqueeze(3)?),
         }
     }
 }
@@ -146,9 +165,8 @@ impl ResBlock {
     }
 
     fn forward(&self, x: &Tensor, e: &Tensor) -> candle_core::Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x)?)?;
-        let shift = self.emb.forward(&silu(e)?)?.unsqueeze(2)?.unsqueeze(3)?;
-        let h = h.broadcast_add(&shift)?;
+        let shift = self.emb.forward(&silu(e)?)?;
+        let h = self.conv1.shifted(&self.norm1.forward(x)?, &shift)?;
         let h = self.conv2.forward(&self.norm2.forward(&h)?)?;
         match &self.skip {
             Some(s) => h + s.forward(x)?,
