@@ -104,20 +104,19 @@ fn main() -> Result<()> {
 
     let means = data.class_means()?;
     let classes: Vec<usize> = (0..digits::CLASSES).collect();
+    let real: Vec<_> = classes
+        .iter()
+        .map(|&c| data.of_class(c))
+        .collect::<Result<_>>()?;
+    // As many real digits per class as samples, up to the smallest class's count.
+    let shown = real.iter().map(|x| x.nrows()).fold(per_class, usize::min);
     let real = ImagePanel::new(
         "real digits",
-        classes
-            .iter()
-            .map(|&c| {
-                data.of_class(c)
-                    .map(|x| x.slice(ndarray::s![..per_class, ..]).to_owned())
-            })
-            .collect::<Result<Vec<_>>>()?
-            .iter()
+        real.iter()
             .fold(ndarray::Array2::zeros((0, digits::PIXELS)), |acc, x| {
-                ndarray::concatenate![ndarray::Axis(0), acc, x.view()]
+                ndarray::concatenate![ndarray::Axis(0), acc, x.slice(ndarray::s![..shown, ..])]
             }),
-        per_class,
+        shown,
     );
     let mut panels = vec![real];
     let mut samplers: Vec<Box<dyn Sampler>> = vec![Box::new(DpmSolverPP2M::new(10))];
@@ -156,7 +155,10 @@ fn main() -> Result<()> {
             s.labels.len() as f64 / secs,
             s.labels.len()
         );
-        metrics.insert("sample_images_per_s".into(), (s.labels.len() as f64 / secs).into());
+        metrics.insert(
+            "sample_images_per_s".into(),
+            (s.labels.len() as f64 / secs).into(),
+        );
         panels.push(ImagePanel::new(
             format!("{} (NFE {})", sampler.name(), s.nfe),
             s.images,
