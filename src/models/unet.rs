@@ -31,7 +31,7 @@ use ndarray::ArrayView2;
 
 use super::conv;
 use super::init::{initialise, Fill};
-use super::kernels::silu;
+use super::kernels::{in_pool, silu};
 use super::norm::GroupNormSilu;
 use super::upsample::upsample_nearest;
 use super::SinusoidalEmbedding;
@@ -335,7 +335,11 @@ impl DenoisingNet for UNet {
                 s * s
             )));
         }
-        let out = self.forward_images(&x.reshape((n, 1, s, s))?, t, labels)?;
+        // On a thread of rayon's pool, as the training step (see `kernels::in_pool`): the
+        // sampler's network calls come from the main thread.
+        let out = in_pool(&self.device, || {
+            self.forward_images(&x.reshape((n, 1, s, s))?, t, labels)
+        })?;
         Ok(out.reshape((n, d))?)
     }
 
