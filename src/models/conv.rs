@@ -203,22 +203,39 @@ impl Geometry {
         }
     }
 
-    /// A thread's buffers: one padded image and one im2col matrix.
+    /// A 1×1 convolution without padding or stride: its im2col matrix is the image itself.
+    fn pointwise(&self) -> bool {
+        self.k == 1 && self.pad == 0 && self.stride == 1
+    }
+
+    /// A thread's buffers: one padded image and one im2col matrix (none for a pointwise one).
     fn workspace(&self) -> Workspace {
+        let len = |n: usize| if self.pointwise() { 0 } else { n };
         Workspace {
-            padded: vec![0.0; self.padded_len()],
-            cols: vec![0.0; self.rows() * self.pixels()],
+            padded: vec![0.0; len(self.padded_len())],
+            cols: vec![0.0; len(self.rows() * self.pixels())],
         }
     }
 
-    /// The im2col matrix of one image `x` (`c × h × w`) into `ws.cols` (`rows × pixels`).
-    fn unfold(&self, x: &[f32], ws: &mut Workspace) {
+    /// The im2col matrix (`rows × pixels`) of one image `x` (`c × h × w`): `x` itself for a
+    /// pointwise convolution, else built in `ws.cols`.
+    fn unfold<'a>(&self, x: &'a [f32], ws: &'a mut Workspace) -> &'a [f32] {
+        if self.pointwise() {
+            return x;
+        }
         self.pad(x, &mut ws.padded);
         self.im2col(&ws.padded, &mut ws.cols);
+        &ws.cols
     }
 
-    /// The adjoint of [`Geometry::unfold`]: `ws.cols` summed back into one image's `dx`.
-    fn fold(&self, ws: &mut Workspace, dx: &mut [f32]) {
+    /// The adjoint of [`Geometry::unfold`]: an im2col-shaped matrix summed back into one
+    /// image's `dx`. `matrix(target)` writes that matrix into `target`: `dx` itself for a
+    /// pointwise convolution, else `ws.cols`.
+    fn fold(&self, ws: &mut Workspace, dx: &mut [f32], matrix: impl FnOnce(&mut [f32])) {
+        if self.pointwise() {
+            return matrix(dx);
+        }
+        matrix(&mut ws.cols);
         ws.padded.fill(0.0);
         self.col2im(&ws.cols, &mut ws.padded);
         self.unpad(&ws.padded, dx);
@@ -289,7 +306,7 @@ impl CustomOp3 for Conv {
             .for_each_init(
                 || g.workspace(),
                 |ws, (yn, xn)| {
-                    g.unfold(xn, ws);
+                    let cols = g.unfold(xn, ws);
                     // One image per thread, so the multiply itself is serial.
                     // SAFETY: yn is o × pixels, w is o × rows, cols rows × pixels, all row-major.
                     unsafe {
@@ -298,7 +315,7 @@ impl CustomOp3 for Conv {
                             yn,
                             true,
                             (w, rows, 1),
-                            (&ws.cols, pixels, 1),
+                            (cols, pixels, 1),
                             gemm::Parallelism::None,
                         )
                     }
@@ -350,17 +367,16 @@ impl CustomOp2 for InputGrad {
                 |ws, (dxn, dyn_)| {
                     // SAFETY: cols is rows × pixels; Wᵀ is read from w (o × rows) with
                     // strides (1, rows); dyn_ is o × pixels.
-                    unsafe {
+                    g.fold(ws, dxn, |cols| unsafe {
                         matmul(
                             (rows, pixels, g.o),
-                            &mut ws.cols,
+                            cols,
                             false,
                             (w, 1, rows),
                             (dyn_, pixels, 1),
                             gemm::Parallelism::None,
                         )
-                    }
-                    g.fold(ws, dxn);
+                    });
                 },
             );
         Ok((CpuStorage::F32(dx), self.1.clone()))
@@ -392,7 +408,7 @@ impl CustomOp2 for WeightGrad {
                 let mut dw = vec![0f32; g.o * rows];
                 let mut ws = g.workspace();
                 for i in group * GROUP..((group + 1) * GROUP).min(g.n) {
-                    g.unfold(&x[i * image..(i + 1) * image], &mut ws);
+                    let cols = g.unfold(&x[i * image..(i + 1) * image], &mut ws);
                     let dyi = &dy[i * g.o * pixels..(i + 1) * g.o * pixels];
                     // SAFETY: dw is o × rows; dyi o × pixels; colsᵀ read from cols
                     // (rows × pixels) with strides (1, pixels).
@@ -402,7 +418,7 @@ impl CustomOp2 for WeightGrad {
                             &mut dw,
                             true,
                             (dyi, pixels, 1),
-                            (&ws.cols, 1, pixels),
+                            (cols, 1, pixels),
                             gemm::Parallelism::None,
                         )
                     }
