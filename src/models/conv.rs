@@ -4,15 +4,20 @@
 //! candle's CPU convolution spends 44 % of a training step in its transposed-convolution loop
 //! (the input gradient of every layer, a scalar dot product per output pixel), 24 % copying
 //! im2col tiles element by element, 11 % in a strided sum for the bias gradient, and only 6 % in
-//! the multiply. Here each image is unfolded once into its im2col matrix with whole-row copies
-//! (`C·k·k` rows of `H_out·W_out` columns), and then:
+//! the multiply. Here each image is copied once into a zero-padded buffer and unfolded from it
+//! into its im2col matrix (`C·k·k` rows of `H_out·W_out` columns) with no bounds logic, the
+//! U-Net's output widths and strides being compile-time constants so that each row segment is
+//! one vector copy (a pointwise 1×1 convolution multiplies the image itself); then:
 //!
-//! - forward: `y = W · cols + b` (one `gemm` onto the broadcast bias);
+//! - forward: `y = W · cols + b` (one `gemm` onto the broadcast bias, per channel or per image
+//!   and channel);
 //! - `∂W = Σ_images ∂y · colsᵀ` (the im2col recomputed, not stored: memory stays one matrix
 //!   per thread), summed over fixed groups of [`GROUP`] images and then in order, so the result
 //!   does not depend on the number of threads;
-//! - `∂x = col2im(Wᵀ · ∂y)`, the adjoint of the unfolding (a scatter-add of the rows);
-//! - `∂b = Σ ∂y` over images and pixels, one contiguous run per channel.
+//! - `∂x = col2im(Wᵀ · ∂y)`, the adjoint of the unfolding (a scatter-add of the rows into a
+//!   padded gradient, whose inside is `∂x`);
+//! - `∂b = Σ ∂y` over images and pixels, one contiguous run per channel (over pixels only for
+//!   a bias per image).
 //!
 //! [`conv2d`] is what the U-Net calls: on a CUDA device, for a `dtype` other than `f32`, or for
 //! dilated or grouped convolutions it is candle's own `conv2d` plus the bias, as candle-nn's
