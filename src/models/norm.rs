@@ -299,6 +299,16 @@ mod tests {
     use candle_nn::VarMap;
     use rand_distr::{Distribution, StandardNormal};
 
+    /// A `GroupNormSilu` with `γ = 1`, `β = 0` in a var map of its own.
+    fn fresh(groups: usize, channels: usize) -> (GroupNormSilu, VarMap) {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        (
+            GroupNormSilu::new(groups, channels, 1e-5, vb).unwrap(),
+            varmap,
+        )
+    }
+
     /// `centre + scale · N(0, 1)` entries drawn from `rng` (candle's `randn` is unseeded).
     fn normal(shape: &[usize], centre: f32, scale: f32, rng: &mut impl rand::Rng) -> Tensor {
         let count = shape.iter().product();
@@ -327,7 +337,6 @@ mod tests {
     /// `silu`, for the U-Net's shapes (one and several channels per group) and an odd one.
     #[test]
     fn fused_group_norm_silu_matches_candles_in_value_and_gradient() {
-        let dev = Device::Cpu;
         let mut rng = crate::rng::seeded(1);
         for (n, c, groups, side) in [
             (5, 16, 8, 8),
@@ -336,9 +345,7 @@ mod tests {
             (2, 6, 3, 3),
             (3, 4, 4, 1),
         ] {
-            let varmap = VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-            let ours = GroupNormSilu::new(groups, c, 1e-5, vb).unwrap();
+            let (ours, varmap) = fresh(groups, c);
             // Scales and shifts away from 1 and 0, so that their gradients are exercised.
             let vars = varmap.data().lock().unwrap();
             for (name, centre) in [("weight", 1.0), ("bias", 0.0)] {
@@ -375,15 +382,7 @@ mod tests {
     /// one thread as on several.
     #[test]
     fn parameter_gradients_do_not_depend_on_the_thread_count() {
-        let dev = Device::Cpu;
-        let varmap = VarMap::new();
-        let norm = GroupNormSilu::new(
-            4,
-            8,
-            1e-5,
-            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
-        )
-        .unwrap();
+        let (norm, _) = fresh(4, 8);
         let x = normal(&[13, 8, 4, 4], 0.0, 1.0, &mut crate::rng::seeded(2));
         let grad = || {
             let g = norm
@@ -409,14 +408,7 @@ mod tests {
     #[test]
     fn a_mismatched_channel_count_is_an_error() {
         let dev = Device::Cpu;
-        let varmap = VarMap::new();
-        let norm = GroupNormSilu::new(
-            2,
-            4,
-            1e-5,
-            VarBuilder::from_varmap(&varmap, DType::F32, &dev),
-        )
-        .unwrap();
+        let (norm, varmap) = fresh(2, 4);
         let e = norm
             .forward(&Tensor::zeros((1, 6, 2, 2), DType::F32, &dev).unwrap())
             .unwrap_err();
