@@ -175,9 +175,10 @@ impl Geometry {
 
     /// Visits every im2col row segment: `f(dst, first)` for the `wo` entries of the im2col
     /// row `(c, ki, kj)` that belong to output row `oy`, `dst` being the im2col matrix's index
-    /// of the first and `first` the padded image's (the others follow `stride` apart). Every index lies inside the
-    /// padded image, so there is no bounds logic; `wo` and `stride` are passed as constants
-    /// by [`Geometry::segments`] for the U-Net's sizes, so that the inner loops unroll.
+    /// of the first and `first` the padded image's (the others follow `stride` apart). Every
+    /// index lies inside the padded image, so there is no bounds logic; `wo` and `stride` are
+    /// passed as constants by [`Geometry::segments`] for the U-Net's sizes, so that the inner
+    /// loops unroll.
     #[inline(always)]
     fn visit(&self, wo: usize, stride: usize, mut f: impl FnMut(usize, usize)) {
         let (hp, wp) = self.padded_sides();
