@@ -2,7 +2,7 @@
 //! (seed 002 §3.1 `ddpm_sample`, §3.2 `ddim_sample`, §3.3 `sde_sample`).
 //!
 //! The listings live in DDPM's discrete world: `betas` (Ho et al.'s linear `10⁻⁴ … 0.02` over
-//! 1000 levels, the discretisation of the default [`VpSde`](super::VpSde)), `alphas = 1 − betas`,
+//! 1000 levels, the discretisation of the default [`VpSde`]), `alphas = 1 − betas`,
 //! `alpha_bars = cumprod(alphas)`, levels `t = 0 … 999` indexed as in Python, and `model(x, t)`.
 //! Here `model` is exact: the noise prediction `ε̂ = −√(1−ᾱ_t) ∇log q_t(x)` of Gaussian-mixture
 //! data at level `t` (`q_t = ` the data pushed through `N(√ᾱ_t x₀, (1−ᾱ_t) I)`), so whatever a

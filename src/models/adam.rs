@@ -149,7 +149,7 @@ impl Optimizer for Adam {
 }
 
 /// Gradients given per parameter, as a network's own backward pass computes them
-/// ([`super::backprop`]); candle's autograd gives a [`GradStore`] instead.
+/// (`models::backprop`); candle's autograd gives a [`GradStore`] instead.
 #[derive(Default)]
 pub struct Gradients(Vec<(TensorId, Tensor)>);
 

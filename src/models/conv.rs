@@ -12,7 +12,7 @@
 //! - forward: `y = W · cols + b` (one `gemm` onto the broadcast bias, per channel or per image
 //!   and channel);
 //! - `∂W = Σ_images ∂y · colsᵀ` (the im2col recomputed, not stored: memory stays one matrix
-//!   per thread), summed over fixed groups of [`GROUP`] images and then in order, so the result
+//!   per thread), summed over fixed groups of `GROUP` (8) images and then in order, so the result
 //!   does not depend on the number of threads;
 //! - `∂x = col2im(Wᵀ · ∂y)`, the adjoint of the unfolding (a scatter-add of the rows into a
 //!   padded gradient, whose inside is `∂x`);

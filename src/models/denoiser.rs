@@ -101,7 +101,7 @@ pub trait DenoisingNet: Sync {
     /// The weighted regression loss of a training step,
     /// `mean_i w_i ‖o(x_i, t_i[, y_i]) − target_i‖²` ([`weighted_mse`]; DSM's and flow
     /// matching's), and the gradient of every trainable variable: by candle's autograd;
-    /// [`ScoreNet`] computes it by hand on the CPU ([`super::backprop`]).
+    /// [`ScoreNet`] computes it by hand on the CPU (`models::backprop`).
     fn regression_loss(
         &self,
         x: &Tensor,

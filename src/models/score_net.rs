@@ -497,7 +497,7 @@ impl ScoreNet {
 }
 
 impl DenoisingNet for ScoreNet {
-    /// By hand on the CPU for an unconditional network ([`ScoreNet::output_f32_by_hand`]),
+    /// By hand on the CPU for an unconditional network (`ScoreNet::output_f32_by_hand`),
     /// through the candle forward pass otherwise.
     fn output_f32(&self, x: ArrayView2<f32>, t: f64) -> Result<Array2<f32>> {
         if self.labels.is_none() && self.device.is_cpu() {

@@ -96,9 +96,10 @@ pub trait ConditionalScore: Sync {
         label: Option<usize>,
     ) -> Result<Array2<f64>>;
 
-    /// The classifier-free guided score `(1 + w) s(x, t, y) − w s(x, t, ∅)` of [`ClassifierFree`]:
-    /// two calls of [`Self::conditional_score`]. A learned network overrides it to evaluate both
-    /// halves in one batched pass ([`crate::models::LearnedScore`]).
+    /// The classifier-free guided score `(1 + w) s(x, t, y) − w s(x, t, ∅)` of
+    /// [`crate::framework::guidance::ClassifierFree`]: two calls of [`Self::conditional_score`].
+    /// A learned network overrides it to evaluate both halves in one batched pass
+    /// ([`crate::models::LearnedScore`]).
     fn guided_score(
         &self,
         x: ArrayView2<f64>,
