@@ -16,6 +16,7 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::VarMap;
 use ndarray::{concatenate, s, Array2, ArrayView2, Axis};
 
+use super::kernels::in_pool;
 use super::{to_array, to_tensor, Gradients, Parameterisation, ScoreNet};
 use crate::error::{all_finite, invalid};
 use crate::sde_basics::ConditionalScore;
@@ -225,6 +226,14 @@ impl<'a, S: ForwardSde, N: DenoisingNet + ?Sized> LearnedScore<'a, S, N> {
         Self { net, sde }
     }
 
+    /// A call of the network on a thread of rayon's pool (`kernels::in_pool`, as the training
+    /// step): the samplers call from the main thread, and every split of the network's
+    /// kernels would wake the pool's threads and put the caller to sleep. Same numbers.
+    fn on_pool<R: Send>(&self, call: impl FnOnce(&N) -> R + Send) -> R {
+        let net = self.net;
+        in_pool(net.device(), || call(net))
+    }
+
     /// The score given a label of a class-conditional network (`None`: `∅`, the
     /// unconditional score, the same as [`Score::score`]).
     pub fn labelled_score(
@@ -234,7 +243,7 @@ impl<'a, S: ForwardSde, N: DenoisingNet + ?Sized> LearnedScore<'a, S, N> {
         label: Option<usize>,
     ) -> Result<Array2<f64>> {
         let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
-        let o = self.net.output_labelled(x, t, label)?;
+        let o = self.on_pool(|net| net.output_labelled(x, t, label))?;
         Ok(self.net.parameterisation().to_score(&o, x, alpha, sigma))
     }
 }
@@ -260,7 +269,7 @@ impl<S: ForwardSde, N: DenoisingNet + ?Sized> Score<f32> for LearnedScore<'_, S,
         }
         let (alpha, sigma) = self.sde.marginal_mean_std(t)?;
         let (a, b) = self.net.parameterisation().score_coefficients(alpha, sigma);
-        let mut out = self.net.output_f32(x, t)?;
+        let mut out = self.on_pool(|net| net.output_f32(x, t))?;
         let (a, b) = (a as f32, b as f32);
         if b == 0.0 {
             out.mapv_inplace(|v| v * a);
@@ -302,7 +311,7 @@ impl<S: ForwardSde, N: DenoisingNet + ?Sized> ConditionalScore for LearnedScore<
         let both = concatenate(Axis(0), &[x, x]).map_err(|e| Error::Shape(e.to_string()))?;
         let mut labels = vec![Some(label); n];
         labels.extend(std::iter::repeat_n(None, n));
-        let o = self.net.output_per_row(both.view(), t, &labels)?;
+        let o = self.on_pool(|net| net.output_per_row(both.view(), t, &labels))?;
         let score = self
             .net
             .parameterisation()

@@ -147,6 +147,54 @@ impl Groups {
                 .for_each(|(z, &x)| *z = (x - mean) * scale + beta[c]);
         }
     }
+
+    /// The backward pass for one image: `∂x` into `dx` (with `z` as scratch), and returns the
+    /// image's `[Σ ∂z x̂, Σ ∂z]` per channel (`∂γ`'s and `∂β`'s shares).
+    fn image_gradients(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        z: &mut [f32],
+        dx: &mut [f32],
+    ) -> Vec<f32> {
+        let c = self.groups * self.per_group;
+        let stats = self.statistics(x);
+        self.normalise(x, &stats, gamma, beta, z);
+        silu_grad_chunk(z, dy, dx); // ∂z, overwritten by ∂x below
+        let mut sums = vec![0f32; 2 * c];
+        for (ch, (dz, x)) in dx
+            .chunks_exact(self.pixels)
+            .zip(x.chunks_exact(self.pixels))
+            .enumerate()
+        {
+            let (mean, rstd) = stats[ch / self.per_group];
+            sums[ch] = sum(dz, x, |d, x| d * (x - mean) * rstd);
+            sums[c + ch] = sum(dz, dz, |d, _| d);
+        }
+        let per_value = 1.0 / self.len() as f32;
+        for (group, &(mean, rstd)) in stats.iter().enumerate() {
+            let channels = group * self.per_group..(group + 1) * self.per_group;
+            // mean_g(∂x̂) and mean_g(∂x̂ x̂), with ∂x̂ = γ_c ∂z.
+            let mean_of = |offset: usize| {
+                channels
+                    .clone()
+                    .map(|ch| gamma[ch] * sums[offset + ch])
+                    .sum::<f32>()
+                    * per_value
+            };
+            let (mean_dxhat, mean_dxhat_xhat) = (mean_of(c), mean_of(0));
+            for ch in channels {
+                let span = ch * self.pixels..(ch + 1) * self.pixels;
+                for (d, &x) in dx[span.clone()].iter_mut().zip(&x[span]) {
+                    let xhat = (x - mean) * rstd;
+                    *d = rstd * (gamma[ch] * *d - mean_dxhat - xhat * mean_dxhat_xhat);
+                }
+            }
+        }
+        sums
+    }
 }
 
 /// `Σᵢ f(aᵢ, bᵢ)` in eight interleaved lanes (so that it vectorises), added up in a fixed order.
@@ -248,41 +296,7 @@ impl CustomOp2 for Backward {
             .zip(x.par_chunks(g.image()).zip(dy.par_chunks(g.image())))
             .map_init(
                 || vec![0f32; g.image()],
-                |z, (dx, (x, dy))| {
-                    let stats = g.statistics(x);
-                    g.normalise(x, &stats, gamma, beta, z);
-                    silu_grad_chunk(z, dy, dx); // ∂z
-                    let mut sums = vec![0f32; 2 * c];
-                    for (ch, (dz, x)) in dx
-                        .chunks_exact(g.pixels)
-                        .zip(x.chunks_exact(g.pixels))
-                        .enumerate()
-                    {
-                        let (mean, rstd) = stats[ch / g.per_group];
-                        sums[ch] = sum(dz, x, |d, x| d * (x - mean) * rstd);
-                        sums[c + ch] = sum(dz, dz, |d, _| d);
-                    }
-                    for (group, &(mean, rstd)) in stats.iter().enumerate() {
-                        let channels = group * g.per_group..(group + 1) * g.per_group;
-                        let per_value = 1.0 / g.len() as f32;
-                        let mean_dxhat = channels
-                            .clone()
-                            .map(|ch| gamma[ch] * sums[c + ch])
-                            .sum::<f32>()
-                            * per_value;
-                        let mean_dxhat_xhat =
-                            channels.clone().map(|ch| gamma[ch] * sums[ch]).sum::<f32>()
-                                * per_value;
-                        for ch in channels {
-                            let span = ch * g.pixels..(ch + 1) * g.pixels;
-                            for (d, &x) in dx[span.clone()].iter_mut().zip(&x[span]) {
-                                let xhat = (x - mean) * rstd;
-                                *d = rstd * (gamma[ch] * *d - mean_dxhat - xhat * mean_dxhat_xhat);
-                            }
-                        }
-                    }
-                    sums
-                },
+                |z, (dx, (x, dy))| g.image_gradients(x, dy, gamma, beta, z, dx),
             )
             .collect();
         for p in &partials {
@@ -297,7 +311,6 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
-    use rand_distr::{Distribution, StandardNormal};
 
     /// A `GroupNormSilu` with `γ = 1`, `β = 0` in a var map of its own.
     fn fresh(groups: usize, channels: usize) -> (GroupNormSilu, VarMap) {
@@ -310,14 +323,13 @@ mod tests {
     }
 
     /// `centre + scale · N(0, 1)` entries drawn from `rng` (candle's `randn` is unseeded).
-    fn normal(shape: &[usize], centre: f32, scale: f32, rng: &mut impl rand::Rng) -> Tensor {
+    fn normal(shape: &[usize], centre: f64, scale: f64, rng: &mut crate::rng::Rng) -> Tensor {
         let count = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|_| {
-                centre + scale * <StandardNormal as Distribution<f32>>::sample(&StandardNormal, rng)
-            })
-            .collect();
-        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+        let values = crate::rng::normals(rng, 1, count).mapv(|v| centre + scale * v);
+        crate::models::to_tensor(values.view(), &Device::Cpu)
+            .unwrap()
+            .reshape(shape)
+            .unwrap()
     }
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {

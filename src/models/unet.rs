@@ -31,7 +31,7 @@ use ndarray::ArrayView2;
 
 use super::conv;
 use super::init::{initialise, Fill};
-use super::kernels::{in_pool, silu};
+use super::kernels::silu;
 use super::norm::GroupNormSilu;
 use super::upsample::upsample_nearest;
 use super::SinusoidalEmbedding;
@@ -121,10 +121,7 @@ impl Conv {
     fn shifted(&self, x: &Tensor, shift: &Tensor) -> candle_core::Result<Tensor> {
         match self.0.bias() {
             Some(b) => self.with_bias(x, &shift.broadcast_add(b)?),
-            None => self
-                .0
-                .forward(x)?
-                .broadcast_add(&shift.unsqueeze(2)?.unsqueeze(3)?),
+            None => self.with_bias(x, shift),
         }
     }
 }
@@ -335,11 +332,7 @@ impl DenoisingNet for UNet {
                 s * s
             )));
         }
-        // On a thread of rayon's pool, as the training step (see `kernels::in_pool`): the
-        // sampler's network calls come from the main thread.
-        let out = in_pool(&self.device, || {
-            self.forward_images(&x.reshape((n, 1, s, s))?, t, labels)
-        })?;
+        let out = self.forward_images(&x.reshape((n, 1, s, s))?, t, labels)?;
         Ok(out.reshape((n, d))?)
     }
 
