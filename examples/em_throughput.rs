@@ -16,7 +16,12 @@
 //! parameter ([`diffusion_sde::real::Real`]). `f64` draws its normals with xoshiro256++ and
 //! the ziggurat, `f32` with xoshiro256++ and a vectorised Box–Muller transform.
 //! "CPU per particle-step" counts the CPU time of all threads (other processes on the machine
-//! do not count); the single-thread rows run 100 000 particles × 200 steps in a one-thread pool.
+//! do not count). The one-thread columns run 100 000 particles × 200 steps in a one-thread pool,
+//! in five rounds that alternate with drawing as many pairs of normals the way the loop draws
+//! them (a chunk's buffer at a time): the *share of the RNG ceiling* is CPU per pair over CPU
+//! per particle-step from those rounds, so a slow spell of the machine slows both sides of it
+//! (measured as all-thread throughput over a separately timed normal rate, it had ranged
+//! 0.23–0.38 within one bench run).
 
 use std::time::Instant;
 
@@ -26,6 +31,7 @@ use diffusion_sde::solvers::driver::CHUNK_ROWS;
 const N: usize = 100_000;
 const STEPS: usize = 1000;
 const STEPS_1T: usize = 200;
+const ROUNDS: usize = 5;
 const EPS: f64 = 1e-3;
 
 /// What one precision's run measured.
@@ -33,11 +39,13 @@ struct Run {
     name: &'static str,
     rate: f64,
     cpu_ns: Option<f64>,
-    cpu_ns_1t: Option<f64>,
+    cpu_ns_1t: f64,
     others: Option<f64>,
     mean: [f64; 2],
     std: [f64; 2],
     normals: f64,
+    /// The RNG's share of a particle-step: CPU per pair of normals / CPU per particle-step.
+    share: f64,
 }
 
 fn main() -> diffusion_sde::Result<()> {
@@ -49,18 +57,18 @@ fn main() -> diffusion_sde::Result<()> {
     println!("Euler–Maruyama, reverse VP SDE, closed-form 3-component 2-D mixture score");
     println!("{N} particles × {STEPS} steps, {threads} threads (rayon), chunks of {CHUNK_ROWS}");
     println!();
-    println!("| type | particle-steps/s | CPU per particle-step, all threads | CPU per particle-step, 1 thread | N(0,1)/s, 1 thread | ceiling: normals/s × threads / 2 | other processes (cores) | mean | std |");
+    println!("| type | particle-steps/s | CPU per particle-step, all threads | CPU per particle-step, 1 thread | N(0,1)/s, 1 thread | share of the RNG ceiling, 1 thread | other processes (cores) | mean | std |");
     println!("|---|---|---|---|---|---|---|---|---|");
     let ns = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2} ns"));
     for r in &runs {
         println!(
-            "| {} | {:.4e} | {} | {} | {:.4e} | {:.4e} | {} | ({:.4}, {:.4}) | ({:.4}, {:.4}) |",
+            "| {} | {:.4e} | {} | {:.2} ns | {:.4e} | {:.3} | {} | ({:.4}, {:.4}) | ({:.4}, {:.4}) |",
             r.name,
             r.rate,
             ns(r.cpu_ns),
-            ns(r.cpu_ns_1t),
+            r.cpu_ns_1t,
             r.normals,
-            r.normals * threads as f64 / 2.0,
+            r.share,
             r.others.map_or("–".into(), |v| format!("{v:.2}")),
             r.mean[0],
             r.mean[1],
@@ -77,14 +85,13 @@ fn main() -> diffusion_sde::Result<()> {
     );
     println!("\nload average (1, 5, 15 min): {}", load_average());
 
-    let ceiling = |r: &Run| r.normals * threads as f64 / 2.0;
     let bench = serde_json::json!({
         "bench": "em-throughput",
         "metrics": {
             "em_f64_particle_steps_per_s": runs[0].rate,
             "em_f32_particle_steps_per_s": runs[1].rate,
-            "em_f32_rng_fraction": runs[1].rate / ceiling(&runs[1]),
-            "em_f64_rng_fraction": runs[0].rate / ceiling(&runs[0]),
+            "em_f32_rng_fraction": runs[1].share,
+            "em_f64_rng_fraction": runs[0].share,
             "em_f32_std0": runs[1].std[0],
             "normals_f32_per_s": runs[1].normals,
             "normals_f64_per_s": runs[0].normals,
@@ -115,23 +122,7 @@ fn run<F: Real>(name: &'static str, data: &GaussianMixture) -> diffusion_sde::Re
         .zip(cpu)
         .map(|((b0, b1), own)| ((b1 - b0 - own) / wall).max(0.0));
 
-    // One thread: CPU time per particle-step, independent of the machine's load.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| Error::Numerical(format!("a one-thread pool: {e}")))?;
-    let grid_1t = TimeGrid::uniform(sde.t_max(), EPS, STEPS_1T)?;
-    let cpu_1t = pool.install(|| -> diffusion_sde::Result<Option<f64>> {
-        let c0 = thread_cpu_s();
-        EulerMaruyama.solve(
-            &reverse,
-            x_t.view(),
-            &grid_1t,
-            Noise::Seed(2),
-            Record::Final,
-        )?;
-        Ok(thread_cpu_s().zip(c0).map(|(a, b)| a - b))
-    })?;
+    let one = pool_of_one()?.install(|| one_thread(&reverse, x_t.view()))?;
 
     let x = sol.last().mapv(F::to_f64_exact);
     let mean = x.mean_axis(Axis(0)).expect("non-empty");
@@ -140,28 +131,72 @@ fn run<F: Real>(name: &'static str, data: &GaussianMixture) -> diffusion_sde::Re
         name,
         rate: (N * STEPS) as f64 / wall,
         cpu_ns: cpu.map(|c| c / (N * STEPS) as f64 * 1e9),
-        cpu_ns_1t: cpu_1t.map(|c| c / (N * STEPS_1T) as f64 * 1e9),
+        cpu_ns_1t: one.ns_per_step,
         others,
         mean: [mean[0], mean[1]],
         std: [std[0], std[1]],
-        normals: normal_rate::<F>(),
+        normals: 2e9 / one.ns_per_pair,
+        share: one.ns_per_pair / one.ns_per_step,
     })
 }
 
-/// Standard normals per second of CPU time from the crate's generator for `F`, one thread
-/// (20 × 10⁷ samples; CPU time, so other processes on the machine do not count).
-fn normal_rate<F: Real>() -> f64 {
-    let mut buf = vec![F::zero(); 10_000_000];
-    let mut r = rng::seeded(3);
-    let (t0, c0) = (Instant::now(), thread_cpu_s());
-    for _ in 0..20 {
-        F::fill_normals(&mut r, &mut buf);
-        std::hint::black_box(&buf);
+fn pool_of_one() -> diffusion_sde::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::Numerical(format!("a one-thread pool: {e}")))
+}
+
+/// What one thread measured, in CPU nanoseconds.
+struct OneThread {
+    /// Per Euler–Maruyama particle-step.
+    ns_per_step: f64,
+    /// Per pair of standard normals (what a particle-step draws), drawn as the loop draws them.
+    ns_per_pair: f64,
+}
+
+/// On the calling thread (a one-thread pool), in `ROUNDS` alternating rounds so that both see
+/// the same machine: Euler–Maruyama on all `N` particles for `STEPS_1T / ROUNDS` steps, then as
+/// many pairs of normals from the same generator into one reused buffer of a chunk's size, as
+/// the loop draws them. The ratio of the two is the share of the RNG ceiling, measured so that
+/// a slow spell of the machine slows both sides.
+fn one_thread<F: Real, S: Sde<F>>(
+    sde: &S,
+    x_t: ArrayView2<F>,
+) -> diffusion_sde::Result<OneThread> {
+    let steps = STEPS_1T / ROUNDS;
+    let grid = TimeGrid::uniform(1.0, EPS, steps)?;
+    let mut buf = vec![F::zero(); CHUNK_ROWS * x_t.ncols()];
+    let (mut em, mut normals) = (0.0, 0.0);
+    for round in 0..ROUNDS {
+        let c0 = thread_cpu_ns();
+        EulerMaruyama.solve(sde, x_t, &grid, Noise::Seed(2 + round as u64), Record::Final)?;
+        let c1 = thread_cpu_ns();
+        let mut r = rng::stream(3, round as u64);
+        for _ in 0..steps * N.div_ceil(CHUNK_ROWS) {
+            F::fill_normals(&mut r, &mut buf);
+            std::hint::black_box(&buf);
+        }
+        let c2 = thread_cpu_ns();
+        (em, normals) = (em + (c1 - c0), normals + (c2 - c1));
     }
-    let elapsed = thread_cpu_s()
-        .zip(c0)
-        .map_or(t0.elapsed().as_secs_f64(), |(a, b)| a - b);
-    20.0 * buf.len() as f64 / elapsed
+    let particle_steps = (ROUNDS * steps * N) as f64;
+    let pairs = (ROUNDS * steps * N.div_ceil(CHUNK_ROWS) * buf.len()) as f64 / 2.0;
+    Ok(OneThread {
+        ns_per_step: em / particle_steps,
+        ns_per_pair: normals / pairs,
+    })
+}
+
+/// This thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_ns() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant libc defines.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }
 
 /// utime + stime from a `/proc/…/stat` file, in seconds (Linux; USER_HZ = 100).
@@ -174,10 +209,6 @@ fn proc_cpu_s(path: &str) -> Option<f64> {
 
 fn process_cpu_s() -> Option<f64> {
     proc_cpu_s("/proc/self/stat")
-}
-
-fn thread_cpu_s() -> Option<f64> {
-    proc_cpu_s("/proc/thread-self/stat")
 }
 
 /// Busy CPU seconds of the whole machine so far (all cores, `/proc/stat`), as the bench
