@@ -7,8 +7,10 @@ process alone: for every run the driver records its wall time, its peak resident
 (busy time of the whole machine from /proc/stat minus the child's own CPU time), flagging a
 run as noisy when others kept more than `--noisy` cores busy on average. Both sides print
 one line `BENCH {"bench": ..., "metrics": {...}}`; the table shows the medians over the
-repetitions, the ratio crate / Python for each compared metric, and whether its target is
-met. The whole record goes to target/bench/<date>.json and target/bench/latest.json (and, run
+repetitions, the ratio crate / Python for each compared metric — the median of the
+repetitions' own ratios, each from a crate run and the Python run right after it, so that a
+slow spell of the machine, which these shared machines have, weighs on both sides of a ratio
+— and whether its target is met. The whole record goes to target/bench/<date>.json and target/bench/latest.json (and, run
 by run while it works, to target/bench/partial.json).
 
 Standard library only. Usage (workbook.sh passes these):
@@ -239,10 +241,9 @@ def print_table(record, names):
             lower = "lower is better" in label
             if pk is None:
                 ratio = c
-            elif c is None or py in (None, 0):
-                ratio = None
             else:
-                ratio = py / c if lower else c / py
+                pairs = [(r["metrics"].get(ck), q["metrics"].get(pk)) for r, q in zip(runs["crate"], runs["python"])]
+                ratio = median([(b / a if lower else a / b) for a, b in pairs if a and b])
             if isinstance(target, tuple):
                 verdict = f"< {target[1]:g} {unit}: {'met' if c is not None and c < target[1] else 'NOT met'}"
             else:
