@@ -10,8 +10,9 @@ one line `BENCH {"bench": ..., "metrics": {...}}`; the table shows the medians o
 repetitions, the ratio crate / Python for each compared metric — the median of the
 repetitions' own ratios, each from a crate run and the Python run right after it, so that a
 slow spell of the machine, which these shared machines have, weighs on both sides of a ratio
-— and whether its target is met. The whole record goes to target/bench/<date>.json and target/bench/latest.json (and, run
-by run while it works, to target/bench/partial.json).
+— and whether its target is met; under it, what bounds each target the run misses (BOUNDS).
+The whole record goes to target/bench/<date>.json and target/bench/latest.json (and, run by
+run while it works, to target/bench/partial.json).
 
 Standard library only. Usage (workbook.sh passes these):
     python bench/run.py --python VENV_PYTHON --examples DIR [--reps 3] [--noisy 0.25] [NAME...]
