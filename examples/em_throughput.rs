@@ -112,11 +112,11 @@ fn run<F: Real>(name: &'static str, data: &GaussianMixture) -> diffusion_sde::Re
     // Warm-up (page faults, thread pool), then the timed run.
     let short = TimeGrid::uniform(1.0, EPS, 10)?;
     EulerMaruyama.solve(&reverse, x_t.view(), &short, Noise::Seed(1), Record::Final)?;
-    let (cpu0, busy0) = (process_cpu_s(), machine_busy_s());
+    let (cpu0, busy0) = (cpu_s(Clock::Process), machine_busy_s());
     let start = Instant::now();
     let sol = EulerMaruyama.solve(&reverse, x_t.view(), &grid, Noise::Seed(0), Record::Final)?;
     let wall = start.elapsed().as_secs_f64();
-    let cpu = process_cpu_s().zip(cpu0).map(|(a, b)| a - b);
+    let cpu = cpu_s(Clock::Process).zip(cpu0).map(|(a, b)| a - b);
     let others = busy0
         .zip(machine_busy_s())
         .zip(cpu)
@@ -160,55 +160,67 @@ struct OneThread {
 /// many pairs of normals from the same generator into one reused buffer of a chunk's size, as
 /// the loop draws them. The ratio of the two is the share of the RNG ceiling, measured so that
 /// a slow spell of the machine slows both sides.
-fn one_thread<F: Real, S: Sde<F>>(
-    sde: &S,
-    x_t: ArrayView2<F>,
-) -> diffusion_sde::Result<OneThread> {
+fn one_thread<F: Real, S: Sde<F>>(sde: &S, x_t: ArrayView2<F>) -> diffusion_sde::Result<OneThread> {
     let steps = STEPS_1T / ROUNDS;
     let grid = TimeGrid::uniform(1.0, EPS, steps)?;
     let mut buf = vec![F::zero(); CHUNK_ROWS * x_t.ncols()];
+    // CPU time of this thread (wall time where there is none: the thread runs alone here).
+    let start = Instant::now();
+    let now = || cpu_s(Clock::Thread).unwrap_or_else(|| start.elapsed().as_secs_f64());
     let (mut em, mut normals) = (0.0, 0.0);
     for round in 0..ROUNDS {
-        let c0 = thread_cpu_ns();
-        EulerMaruyama.solve(sde, x_t, &grid, Noise::Seed(2 + round as u64), Record::Final)?;
-        let c1 = thread_cpu_ns();
+        let c0 = now();
+        EulerMaruyama.solve(
+            sde,
+            x_t,
+            &grid,
+            Noise::Seed(2 + round as u64),
+            Record::Final,
+        )?;
+        let c1 = now();
         let mut r = rng::stream(3, round as u64);
         for _ in 0..steps * N.div_ceil(CHUNK_ROWS) {
             F::fill_normals(&mut r, &mut buf);
             std::hint::black_box(&buf);
         }
-        let c2 = thread_cpu_ns();
+        let c2 = now();
         (em, normals) = (em + (c1 - c0), normals + (c2 - c1));
     }
     let particle_steps = (ROUNDS * steps * N) as f64;
     let pairs = (ROUNDS * steps * N.div_ceil(CHUNK_ROWS) * buf.len()) as f64 / 2.0;
     Ok(OneThread {
-        ns_per_step: em / particle_steps,
-        ns_per_pair: normals / pairs,
+        ns_per_step: em * 1e9 / particle_steps,
+        ns_per_pair: normals * 1e9 / pairs,
     })
 }
 
-/// This thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
-fn thread_cpu_ns() -> f64 {
+/// Whose CPU time [`cpu_s`] reads.
+#[derive(Clone, Copy)]
+enum Clock {
+    Thread,
+    Process,
+}
+
+/// CPU time of this thread or of the whole process in seconds (`clock_gettime`, nanosecond
+/// resolution); `None` off Unix.
+#[cfg(unix)]
+fn cpu_s(clock: Clock) -> Option<f64> {
+    let id = match clock {
+        Clock::Thread => libc::CLOCK_THREAD_CPUTIME_ID,
+        Clock::Process => libc::CLOCK_PROCESS_CPUTIME_ID,
+    };
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant libc defines.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
+    (unsafe { libc::clock_gettime(id, &mut ts) } == 0)
+        .then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
-/// utime + stime from a `/proc/…/stat` file, in seconds (Linux; USER_HZ = 100).
-fn proc_cpu_s(path: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-fn process_cpu_s() -> Option<f64> {
-    proc_cpu_s("/proc/self/stat")
+#[cfg(not(unix))]
+fn cpu_s(_: Clock) -> Option<f64> {
+    None
 }
 
 /// Busy CPU seconds of the whole machine so far (all cores, `/proc/stat`), as the bench
